@@ -1,0 +1,354 @@
+r"""Figures for the book: energy curves, contour maps, 3-D surfaces, densities and samples.
+
+One house style (:func:`use_book_style`) keeps every chapter consistent: an opaque
+white canvas (so a figure reads the same on the site's light and dark themes),
+the colour-blind-safe Okabe-Ito palette, perceptually uniform colour maps, and
+high-resolution PNGs for sharp figures on high-DPI screens.
+
+Every plotting function takes an optional matplotlib ``ax`` and returns the axes it
+drew on, so figures compose: ``fig, axes = plt.subplots(1, 3)`` and pass ``ax=axes[i]``.
+Energies may be any callable from ``(N, d)`` tensors to ``(N,)`` tensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from ._validation import check_bounds, check_points, check_positive
+
+__all__ = [
+    "OKABE_ITO",
+    "evaluate_on_grid",
+    "plot_contours",
+    "plot_density_1d",
+    "plot_density_2d",
+    "plot_energy_1d",
+    "plot_energy_2d",
+    "plot_samples",
+    "plot_surface_3d",
+    "use_book_style",
+]
+
+EnergyFn = Callable[[torch.Tensor], torch.Tensor]
+
+#: The Okabe-Ito palette: eight colours distinguishable under common colour-vision deficiencies.
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+
+ENERGY_CMAP = "magma_r"  # low energy dark, like a valley
+DENSITY_CMAP = "viridis"
+
+BOOK_STYLE = {
+    "figure.figsize": (6.4, 4.0),
+    "figure.dpi": 100,
+    "figure.facecolor": "white",
+    "figure.edgecolor": "white",
+    "savefig.facecolor": "white",
+    "savefig.bbox": "tight",
+    "axes.facecolor": "white",
+    "axes.edgecolor": "#444444",
+    "axes.labelcolor": "#222222",
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "axes.grid": True,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.prop_cycle": mpl.cycler(color=OKABE_ITO),
+    "grid.color": "#dddddd",
+    "grid.linewidth": 0.6,
+    "lines.linewidth": 2.0,
+    "legend.frameon": False,
+    "text.color": "#222222",
+    "xtick.color": "#444444",
+    "ytick.color": "#444444",
+    "image.cmap": DENSITY_CMAP,
+    "font.size": 11,
+}
+
+
+def use_book_style(high_dpi: bool = True) -> None:
+    """Apply the book's matplotlib style; in Jupyter, also render figures at 2x resolution.
+
+    Examples
+    --------
+    >>> use_book_style(high_dpi=False)
+    >>> plt.rcParams["figure.facecolor"]
+    'white'
+    """
+    mpl.rcParams.update(BOOK_STYLE)
+    if high_dpi:
+        try:  # Only inside IPython: ask the inline backend for retina (2x) PNGs.
+            from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+            set_matplotlib_formats("retina")
+        except ImportError:
+            pass
+
+
+def _axes(ax: plt.Axes | None, projection: str | None = None) -> plt.Axes:
+    if ax is not None:
+        return ax
+    fig = plt.figure()
+    return fig.add_subplot(projection=projection)
+
+
+def _evaluate(fn: EnergyFn, points: torch.Tensor) -> np.ndarray:
+    """Evaluate ``fn`` on a batch without building a graph, as a NumPy array."""
+    with torch.no_grad():
+        values = fn(points)
+    if values.shape != (points.shape[0],):
+        raise ValueError(
+            f"the function must map ({points.shape[0]}, {points.shape[1]}) points to shape "
+            f"({points.shape[0]},); got {tuple(values.shape)}."
+        )
+    return values.detach().cpu().double().numpy()
+
+
+def evaluate_on_grid(
+    fn: EnergyFn,
+    xlim: tuple[float, float] = (-3.0, 3.0),
+    ylim: tuple[float, float] = (-3.0, 3.0),
+    n: int = 150,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Evaluate a function of 2-D points on an ``n`` x ``n`` grid.
+
+    Returns
+    -------
+    X, Y, values
+        NumPy arrays of shape ``(n, n)``, ready for ``contour``/``plot_surface``.
+
+    Examples
+    --------
+    >>> X, Y, V = evaluate_on_grid(lambda x: (x**2).sum(1), (-1, 1), (-1, 1), n=3)
+    >>> V
+    array([[2., 1., 2.],
+           [1., 0., 1.],
+           [2., 1., 2.]])
+    """
+    (x0, x1), (y0, y1) = check_bounds([xlim, ylim], "xlim/ylim")
+    if not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an integer >= 2; got {n!r}.")
+    xs, ys = torch.linspace(x0, x1, n), torch.linspace(y0, y1, n)
+    X, Y = torch.meshgrid(xs, ys, indexing="xy")
+    points = torch.stack([X.reshape(-1), Y.reshape(-1)], dim=1)
+    values = _evaluate(fn, points).reshape(n, n)
+    return X.numpy(), Y.numpy(), values
+
+
+def _curve(fn: EnergyFn, xlim: tuple[float, float], n: int) -> tuple[np.ndarray, np.ndarray]:
+    ((x0, x1),) = check_bounds([xlim], "xlim")
+    xs = torch.linspace(x0, x1, n)
+    return xs.numpy(), _evaluate(fn, xs[:, None])
+
+
+def plot_energy_1d(
+    energy: EnergyFn,
+    xlim: tuple[float, float] = (-3.0, 3.0),
+    ax: plt.Axes | None = None,
+    n: int = 400,
+    **line_kwargs,
+) -> plt.Axes:
+    r"""Plot a 1-D energy $E(x)$ as a curve.
+
+    Examples
+    --------
+    >>> ax = plot_energy_1d(lambda x: x[:, 0] ** 2, label="$x^2$")
+    >>> len(ax.lines)
+    1
+    >>> plt.close("all")
+    """
+    ax = _axes(ax)
+    xs, values = _curve(energy, xlim, n)
+    ax.plot(xs, values, **line_kwargs)
+    ax.set(xlabel="$x$", ylabel="$E(x)$")
+    return ax
+
+
+def plot_density_1d(
+    energy: EnergyFn,
+    xlim: tuple[float, float] = (-3.0, 3.0),
+    temperature: float = 1.0,
+    ax: plt.Axes | None = None,
+    n: int = 400,
+    fill: bool = True,
+    **line_kwargs,
+) -> plt.Axes:
+    r"""Plot the Boltzmann density $e^{-E(x)/T}/Z$ of a 1-D energy.
+
+    $Z$ is computed by the trapezoidal rule on the plotted interval, so choose ``xlim``
+    wide enough to hold (almost) all the mass.
+
+    Examples
+    --------
+    >>> ax = plot_density_1d(lambda x: 0.5 * x[:, 0] ** 2, xlim=(-6, 6))
+    >>> round(float(ax.lines[0].get_ydata().max()), 3)  # 1 / sqrt(2 pi)
+    0.399
+    >>> plt.close("all")
+    """
+    temperature = check_positive(temperature, "temperature")
+    ax = _axes(ax)
+    xs, values = _curve(energy, xlim, n)
+    log_unnormalized = -values / temperature
+    unnormalized = np.exp(log_unnormalized - log_unnormalized.max())  # avoid overflow
+    density = unnormalized / np.trapezoid(unnormalized, xs)
+    (line,) = ax.plot(xs, density, **line_kwargs)
+    if fill:
+        ax.fill_between(xs, density, alpha=0.15, color=line.get_color())
+    ax.set(xlabel="$x$", ylabel="$p(x)$")
+    return ax
+
+
+def plot_contours(
+    fn: EnergyFn,
+    xlim: tuple[float, float] = (-3.0, 3.0),
+    ylim: tuple[float, float] = (-3.0, 3.0),
+    ax: plt.Axes | None = None,
+    n: int = 150,
+    levels: int | Sequence[float] = 20,
+    filled: bool = True,
+    cmap: str = DENSITY_CMAP,
+    colorbar: bool = False,
+    label: str | None = None,
+) -> plt.Axes:
+    """Contour map of any scalar function of 2-D points, with equal axis scales.
+
+    Examples
+    --------
+    >>> ax = plot_contours(lambda x: (x**2).sum(1), colorbar=True, label="$|x|^2$")
+    >>> ax.get_aspect()
+    1.0
+    >>> plt.close("all")
+    """
+    ax = _axes(ax)
+    X, Y, values = evaluate_on_grid(fn, xlim, ylim, n)
+    draw = ax.contourf if filled else ax.contour
+    contours = draw(X, Y, values, levels=levels, cmap=cmap)
+    if colorbar:
+        ax.figure.colorbar(contours, ax=ax, label=label, shrink=0.85)
+    ax.set(xlabel="$x_1$", ylabel="$x_2$", xlim=xlim, ylim=ylim, aspect="equal")
+    ax.grid(False)
+    return ax
+
+
+def plot_energy_2d(
+    energy: EnergyFn,
+    xlim: tuple[float, float] = (-3.0, 3.0),
+    ylim: tuple[float, float] = (-3.0, 3.0),
+    ax: plt.Axes | None = None,
+    n: int = 150,
+    levels: int = 20,
+    max_energy: float | None = None,
+    colorbar: bool = True,
+) -> plt.Axes:
+    r"""Filled contour map of a 2-D energy; dark valleys are low energy.
+
+    ``max_energy`` clips the colour scale so that steep walls do not wash out the
+    structure of the valleys.
+    """
+    def clipped(x: torch.Tensor) -> torch.Tensor:
+        values = energy(x)
+        return values if max_energy is None else values.clamp(max=max_energy)
+
+    return plot_contours(
+        clipped, xlim, ylim, ax=ax, n=n, levels=levels, cmap=ENERGY_CMAP,
+        colorbar=colorbar, label="$E(x)$",
+    )
+
+
+def plot_density_2d(
+    energy: EnergyFn,
+    xlim: tuple[float, float] = (-3.0, 3.0),
+    ylim: tuple[float, float] = (-3.0, 3.0),
+    temperature: float = 1.0,
+    ax: plt.Axes | None = None,
+    n: int = 150,
+    levels: int = 20,
+    colorbar: bool = False,
+) -> plt.Axes:
+    r"""Filled contour map of the Boltzmann density $e^{-E(x)/T}/Z$ of a 2-D energy.
+
+    $Z$ is the grid sum over the plotted box (the picture is the density restricted to it).
+
+    Examples
+    --------
+    >>> from ebm_book.energies import Ring
+    >>> ax = plot_density_2d(Ring(radius=2.0), temperature=0.5)
+    >>> plt.close("all")
+    """
+    temperature = check_positive(temperature, "temperature")
+    X, Y, energies = evaluate_on_grid(energy, xlim, ylim, n)
+    log_unnormalized = -energies / temperature
+    density = np.exp(log_unnormalized - log_unnormalized.max())
+    cell = (X[0, 1] - X[0, 0]) * (Y[1, 0] - Y[0, 0])
+    density /= density.sum() * cell
+    ax = _axes(ax)
+    contours = ax.contourf(X, Y, density, levels=levels, cmap=DENSITY_CMAP)
+    if colorbar:
+        ax.figure.colorbar(contours, ax=ax, label="$p(x)$", shrink=0.85)
+    ax.set(xlabel="$x_1$", ylabel="$x_2$", xlim=xlim, ylim=ylim, aspect="equal")
+    ax.grid(False)
+    return ax
+
+
+def plot_surface_3d(
+    fn: EnergyFn,
+    xlim: tuple[float, float] = (-3.0, 3.0),
+    ylim: tuple[float, float] = (-3.0, 3.0),
+    ax: plt.Axes | None = None,
+    n: int = 60,
+    cmap: str = ENERGY_CMAP,
+    zlabel: str = "$E(x)$",
+    max_value: float | None = None,
+) -> plt.Axes:
+    """3-D surface of a scalar function of 2-D points (``ax`` must be a 3-D axes if given).
+
+    Examples
+    --------
+    >>> ax = plot_surface_3d(lambda x: (x**2).sum(1))
+    >>> ax.name
+    '3d'
+    >>> plt.close("all")
+    """
+    ax = _axes(ax, projection="3d")
+    if ax.name != "3d":
+        raise ValueError("ax must be a 3-D axes: create it with fig.add_subplot(projection='3d').")
+    X, Y, values = evaluate_on_grid(fn, xlim, ylim, n)
+    if max_value is not None:
+        values = np.minimum(values, max_value)
+    ax.plot_surface(X, Y, values, cmap=cmap, linewidth=0, antialiased=True, alpha=0.95)
+    ax.set(xlabel="$x_1$", ylabel="$x_2$", zlabel=zlabel)
+    return ax
+
+
+def plot_samples(
+    x: torch.Tensor,
+    ax: plt.Axes | None = None,
+    size: float = 4.0,
+    alpha: float = 0.5,
+    xlim: tuple[float, float] | None = None,
+    ylim: tuple[float, float] | None = None,
+    **scatter_kwargs,
+) -> plt.Axes:
+    """Scatter plot of 2-D samples ``x`` of shape ``(N, 2)``, with equal axis scales.
+
+    Examples
+    --------
+    >>> ax = plot_samples(torch.randn(100, 2, generator=torch.Generator().manual_seed(0)))
+    >>> len(ax.collections[0].get_offsets())
+    100
+    >>> plt.close("all")
+    """
+    check_points(x, dim=2)
+    ax = _axes(ax)
+    points = x.detach().cpu().numpy()
+    ax.scatter(points[:, 0], points[:, 1], s=size, alpha=alpha, linewidths=0, **scatter_kwargs)
+    ax.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+    if xlim is not None:
+        ax.set_xlim(xlim)
+    if ylim is not None:
+        ax.set_ylim(ylim)
+    return ax
