@@ -101,6 +101,17 @@ def _check_covariances(covs: torch.Tensor, name: str = "cov") -> torch.Tensor:
     return covs
 
 
+def _symmetric_inverse(matrices: torch.Tensor) -> torch.Tensor:
+    r"""Inverse of symmetric matrices, made exactly symmetric.
+
+    Rounding makes ``inv(A)`` slightly asymmetric; the analytic score uses $P(x - \mu)$
+    while autograd differentiates $\tfrac12 x^\top P x$ into $\tfrac12(P + P^\top)x$,
+    so an asymmetric $P$ would make the two disagree.
+    """
+    inverse = torch.linalg.inv(matrices.double())
+    return (0.5 * (inverse + inverse.transpose(-1, -2))).to(matrices.dtype)
+
+
 class Gaussian(Energy):
     r"""Gaussian energy $E(x) = \tfrac12 (x-\mu)^\top \Sigma^{-1} (x-\mu)$.
 
@@ -149,7 +160,7 @@ class Gaussian(Energy):
                 f"got {tuple(cov.shape)}."
             )
         self.cov = _check_covariances(cov)
-        self.precision = torch.linalg.inv(self.cov)
+        self.precision = _symmetric_inverse(self.cov)
         self._cholesky = torch.linalg.cholesky(self.cov)
 
     def _energy(self, x: torch.Tensor) -> torch.Tensor:
@@ -233,7 +244,7 @@ class GaussianMixture(Energy):
         n_components, self.dim = self.means.shape
         self.covs = self._parse_covs(covs, n_components)
         self.weights = self._parse_weights(weights, n_components)
-        self.precisions = torch.linalg.inv(self.covs)
+        self.precisions = _symmetric_inverse(self.covs)
         self._cholesky = torch.linalg.cholesky(self.covs)
         self._log_norms = -0.5 * (
             self.dim * math.log(2 * math.pi) + torch.logdet(self.covs)

@@ -1,0 +1,116 @@
+"""Checkers accept the chapters' reference solutions, reject known mistakes, and never crash."""
+
+import contextlib
+import io
+import math
+import re
+from pathlib import Path
+
+import jupytext
+import pytest
+import torch
+
+from ebm_book import exercises
+
+CHAPTERS = sorted(Path(__file__).resolve().parents[1].glob("docs/chapters/*.py"))
+
+
+def run_checker(check, answer):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        passed = check(answer)
+    return passed, out.getvalue()
+
+
+def solution_cells():
+    for chapter in CHAPTERS:
+        notebook = jupytext.read(chapter)
+        for index, cell in enumerate(notebook.cells):
+            if "solution" in cell.metadata.get("tags", []):
+                yield pytest.param(cell.source, id=f"{chapter.stem}-cell{index}")
+
+
+@pytest.mark.parametrize("source", list(solution_cells()))
+def test_reference_solutions_pass_their_checkers(source):
+    """Each solution cell is self-contained: it imports what it needs and calls its checker."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(source, "<solution>", "exec"), {})
+    assert "✅" in out.getvalue() and "❌" not in out.getvalue(), out.getvalue()
+
+
+def test_every_chapter_exercise_has_a_solution():
+    for chapter in CHAPTERS:
+        cells = jupytext.read(chapter).cells
+        todo = sum("raise NotImplementedError" in c.source for c in cells if c.cell_type == "code")
+        solutions = sum("solution" in c.metadata.get("tags", []) for c in cells)
+        assert todo >= 3 and solutions == todo, chapter.name
+
+
+def test_checker_reports_not_attempted_and_crashes_gracefully():
+    def todo(x, mean, std):
+        raise NotImplementedError
+
+    passed, out = run_checker(exercises.check_gaussian_energy, todo)
+    assert not passed and out.startswith("⏳")
+    passed, out = run_checker(exercises.check_gaussian_energy, lambda x, mean, std: x.nonexistent)
+    assert not passed and "raised AttributeError" in out
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (lambda x, m, s: -((x[:, 0] - m) ** 2) / (2 * s**2), "E is minus the log density"),
+        (lambda x, m, s: (x[:, 0] - m) ** 2 / s**2, "forget the factor 1/2"),
+        (lambda x, m, s: (x[:, 0] - m) ** 2 / (2 * s), "not by std"),
+        (lambda x, m, s: (x - m) ** 2 / (2 * s**2), r"shape \(15,\)"),
+        (lambda x, m, s: 3.0 + (x[:, 0] - m) ** 2 / (2 * s**2), None),  # constants are allowed
+    ],
+)
+def test_gaussian_energy_checker(answer, message):
+    passed, out = run_checker(exercises.check_gaussian_energy, answer)
+    assert passed == (message is None), out
+    if message:
+        assert re.search(message, out), out
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (lambda e, t: torch.exp(-e / t) / torch.exp(-e / t).sum(), "log-sum-exp"),
+        (lambda e, t: torch.softmax(e / t, 0), "with the minus sign"),
+        (lambda e, t: torch.softmax(-e, 0), "divide E by T"),
+        (lambda e, t: torch.exp(-(e - e.min()) / t), "divide by Z"),
+        (lambda e, t: torch.softmax(-e / t, 0).tolist(), "torch.Tensor"),
+        (lambda e, t: torch.exp(-(e - e.min()) / t) / torch.exp(-(e - e.min()) / t).sum(), None),
+    ],
+)
+def test_boltzmann_checker(answer, message):
+    passed, out = run_checker(exercises.check_boltzmann_probabilities, answer)
+    assert passed == (message is None), out
+    if message:
+        assert message in out, out
+
+
+def _is_estimate(transform):
+    def estimate(energy, proposal, n, generator):
+        x = proposal.sample(n, generator=generator)
+        return transform(energy(x), proposal.log_prob(x))
+
+    return estimate
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (_is_estimate(lambda e, lq: torch.exp(-e).mean().item()), "divide by the proposal density"),
+        (_is_estimate(lambda e, lq: torch.logsumexp(-e - lq, 0).item() - math.log(len(e))), "that is log Z"),
+        (_is_estimate(lambda e, lq: torch.exp(-e - lq).mean()), None),  # a 0-d tensor is fine
+        (_is_estimate(lambda e, lq: float("nan")), "finite float"),
+    ],
+)
+def test_importance_sampling_checker(answer, message):
+    passed, out = run_checker(exercises.check_importance_sampling, answer)
+    assert passed == (message is None), out
+    if message:
+        assert message in out, out
