@@ -52,7 +52,9 @@ def _jitter(x: torch.Tensor, noise: float, generator: torch.Generator | None) ->
     return x + _check_noise(noise) * torch.randn(x.shape, generator=generator)
 
 
-def two_moons(n: int, noise: float = 0.05, generator: torch.Generator | None = None) -> torch.Tensor:
+def two_moons(
+    n: int, noise: float = 0.05, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Two interleaving half circles, centred and scaled to roughly ``[-2, 2]^2``.
 
     Examples
@@ -70,7 +72,9 @@ def two_moons(n: int, noise: float = 0.05, generator: torch.Generator | None = N
     return _jitter(points, noise, generator)
 
 
-def swiss_roll(n: int, noise: float = 0.05, generator: torch.Generator | None = None) -> torch.Tensor:
+def swiss_roll(
+    n: int, noise: float = 0.05, generator: torch.Generator | None = None
+) -> torch.Tensor:
     r"""A 2-D Swiss roll: the spiral $r = t$, $t \in [1.5\pi, 4.5\pi]$, scaled to about ``[-2, 2]^2``.
 
     Points are spread uniformly along the curve's parameter $t$.
@@ -130,7 +134,9 @@ def checkerboard(
 
 
 def rings(
-    n: int, radii: tuple[float, ...] = (0.7, 1.4, 2.1), noise: float = 0.04,
+    n: int,
+    radii: tuple[float, ...] = (0.7, 1.4, 2.1),
+    noise: float = 0.04,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Concentric circles; each ring gets points in proportion to its circumference.
@@ -153,7 +159,10 @@ def rings(
 
 
 def gaussian_ring(
-    n: int, n_modes: int = 8, radius: float = 2.0, std: float = 0.15,
+    n: int,
+    n_modes: int = 8,
+    radius: float = 2.0,
+    std: float = 0.15,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Samples of :meth:`GaussianMixture.ring <ebm_book.energies.GaussianMixture.ring>`.
@@ -167,7 +176,10 @@ def gaussian_ring(
 
 
 def gaussian_grid(
-    n: int, n_per_side: int = 3, spacing: float = 1.5, std: float = 0.15,
+    n: int,
+    n_per_side: int = 3,
+    spacing: float = 1.5,
+    std: float = 0.15,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Samples of :meth:`GaussianMixture.grid <ebm_book.energies.GaussianMixture.grid>`.

@@ -324,9 +324,7 @@ class GaussianMixture(Energy):
         check_positive_int(n, "n")
         components = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         z = torch.randn(n, self.dim, generator=generator)
-        return self.means[components] + torch.einsum(
-            "nij,nj->ni", self._cholesky[components], z
-        )
+        return self.means[components] + torch.einsum("nij,nj->ni", self._cholesky[components], z)
 
     def perturbed(self, sigma: float) -> GaussianMixture:
         r"""The exact distribution of $\tilde x = x + \sigma z$, $x \sim p$, $z \sim \mathcal{N}(0, I)$.
@@ -337,14 +335,10 @@ class GaussianMixture(Energy):
         if float(sigma) == 0.0:
             return self
         sigma = check_positive(sigma, "sigma")
-        return GaussianMixture(
-            self.means, self.covs + sigma**2 * torch.eye(self.dim), self.weights
-        )
+        return GaussianMixture(self.means, self.covs + sigma**2 * torch.eye(self.dim), self.weights)
 
     @classmethod
-    def ring(
-        cls, n_modes: int = 8, radius: float = 4.0, std: float = 0.5
-    ) -> GaussianMixture:
+    def ring(cls, n_modes: int = 8, radius: float = 4.0, std: float = 0.5) -> GaussianMixture:
         r"""``n_modes`` equal-weight isotropic Gaussians evenly spaced on a circle.
 
         Examples

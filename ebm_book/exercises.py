@@ -212,7 +212,9 @@ def check_importance_sampling(estimate_z: Callable[..., float]) -> str:
     result = estimate_z(target, proposal, 20_000, generator)
     if isinstance(result, torch.Tensor):
         if result.numel() != 1:
-            raise CheckFailed(f"return one number, Z-hat; got a tensor of shape {tuple(result.shape)}.")
+            raise CheckFailed(
+                f"return one number, Z-hat; got a tensor of shape {tuple(result.shape)}."
+            )
         result = result.item()
     if not isinstance(result, (int, float)) or not math.isfinite(result):
         raise CheckFailed(f"return a finite float; got {result!r}.")

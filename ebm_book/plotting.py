@@ -31,6 +31,7 @@ __all__ = [
     "plot_energy_2d",
     "plot_samples",
     "plot_surface_3d",
+    "show_table",
     "use_book_style",
 ]
 
@@ -39,7 +40,7 @@ EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 #: The Okabe-Ito palette: eight colours distinguishable under common colour-vision deficiencies.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
-ENERGY_CMAP = "magma_r"  # low energy dark, like a valley
+ENERGY_CMAP = "magma"  # low energy dark, like a deep valley
 DENSITY_CMAP = "viridis"
 
 BOOK_STYLE = {
@@ -249,13 +250,21 @@ def plot_energy_2d(
     ``max_energy`` clips the colour scale so that steep walls do not wash out the
     structure of the valleys.
     """
+
     def clipped(x: torch.Tensor) -> torch.Tensor:
         values = energy(x)
         return values if max_energy is None else values.clamp(max=max_energy)
 
     return plot_contours(
-        clipped, xlim, ylim, ax=ax, n=n, levels=levels, cmap=ENERGY_CMAP,
-        colorbar=colorbar, label="$E(x)$",
+        clipped,
+        xlim,
+        ylim,
+        ax=ax,
+        n=n,
+        levels=levels,
+        cmap=ENERGY_CMAP,
+        colorbar=colorbar,
+        label="$E(x)$",
     )
 
 
@@ -352,3 +361,34 @@ def plot_samples(
     if ylim is not None:
         ax.set_ylim(ylim)
     return ax
+
+
+def show_table(headers: Sequence[str], rows: Sequence[Sequence[object]]):
+    """A small table of results, rendered as Markdown in notebooks and on the site.
+
+    Returns an ``IPython.display.Markdown`` object, whose plain-text form is the
+    Markdown source itself. Floats are shown with 4 significant digits.
+
+    Examples
+    --------
+    >>> print(show_table(["d", "error"], [[1, 0.012345], [2, 3.0]]).data)
+    | d | error |
+    |---:|---:|
+    | 1 | 0.01235 |
+    | 2 | 3 |
+    """
+    try:
+        from IPython.display import Markdown
+    except ImportError:  # outside Jupyter: a plain object with the same ``.data``
+        from types import SimpleNamespace as Markdown  # type: ignore[assignment]
+
+    if any(len(row) != len(headers) for row in rows):
+        raise ValueError(f"every row must have {len(headers)} entries, one per header.")
+
+    def cell(value: object) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---:|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    text = "\n".join(lines)
+    return Markdown(data=text)

@@ -29,7 +29,9 @@ def test_two_moons_are_two_unit_half_circles():
     upper = (x - torch.tensor([0.0, 0.0])).norm(dim=1)
     lower = (x - torch.tensor([1.0, 0.5])).norm(dim=1)
     assert torch.minimum((upper - 1).abs(), (lower - 1).abs()).max() < 1e-5
-    assert (upper - 1).abs().lt(1e-5).float().mean().item() == pytest.approx(0.5, abs=4 * 0.5 / math.sqrt(4000))
+    assert (upper - 1).abs().lt(1e-5).float().mean().item() == pytest.approx(
+        0.5, abs=4 * 0.5 / math.sqrt(4000)
+    )
 
 
 def test_rings_put_points_in_proportion_to_circumference():

@@ -13,20 +13,27 @@ torch.set_default_dtype(torch.float32)
 
 
 def full_cov_mixture() -> GaussianMixture:
-    covs = torch.tensor([[[1.0, 0.6], [0.6, 0.8]], [[0.3, -0.1], [-0.1, 0.5]], [[2.0, 0.0], [0.0, 0.2]]])
+    covs = torch.tensor(
+        [[[1.0, 0.6], [0.6, 0.8]], [[0.3, -0.1], [-0.1, 0.5]], [[2.0, 0.0], [0.0, 0.2]]]
+    )
     return GaussianMixture([[-2.0, 0.0], [1.5, 1.0], [0.5, -2.0]], covs, [0.5, 0.3, 0.2])
 
 
 ENERGIES = [
     full_cov_mixture(),
-    Gaussian([1.0, -1.0, 0.5], cov=torch.tensor([[2.0, 0.3, 0.0], [0.3, 1.0, 0.2], [0.0, 0.2, 0.5]])),
+    Gaussian(
+        [1.0, -1.0, 0.5], cov=torch.tensor([[2.0, 0.3, 0.0], [0.3, 1.0, 0.2], [0.0, 0.2, 0.5]])
+    ),
     DoubleWell(barrier=3.0, separation=1.5, tilt=0.4, dim=3),
 ]
 
 
 @pytest.mark.parametrize("energy", ENERGIES, ids=repr)
 def test_analytic_score_equals_minus_autograd_gradient(energy):
-    x = torch.randn(64, energy.dim, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2
+    x = (
+        torch.randn(64, energy.dim, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        * 2
+    )
     for temperature in (1.0, 0.3):
         analytic = energy.score(x, temperature)
         autograd = score_from_energy(energy, x, temperature)
@@ -83,7 +90,9 @@ def test_double_well_minima_and_barrier():
     torch.testing.assert_close(well.score(x[[0, 2]]), torch.zeros(2, 2))
 
 
-def _check_sample_moments(samples: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor, z: float = 4.5):
+def _check_sample_moments(
+    samples: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor, z: float = 4.5
+):
     """Compare sample mean and covariance with their expected values, within z standard errors.
 
     Standard errors are estimated from the samples themselves (the terms being averaged),
@@ -101,7 +110,10 @@ def _check_sample_moments(samples: torch.Tensor, mean: torch.Tensor, cov: torch.
 def _mixture_moments(mixture: GaussianMixture) -> tuple[torch.Tensor, torch.Tensor]:
     w = mixture.weights[:, None]
     mean = (w * mixture.means).sum(0)
-    second = (mixture.weights[:, None, None] * (mixture.covs + mixture.means[:, :, None] * mixture.means[:, None, :])).sum(0)
+    second = (
+        mixture.weights[:, None, None]
+        * (mixture.covs + mixture.means[:, :, None] * mixture.means[:, None, :])
+    ).sum(0)
     return mean, second - torch.outer(mean, mean)
 
 
@@ -145,13 +157,27 @@ def test_perturbed_mixture_matches_noisy_data_in_distribution_1d():
     noisy_mixture = mixture.perturbed(sigma)
     stds = noisy_mixture.covs[:, 0, 0].double().sqrt()
     xs = noisy.sort().values
-    cdf = (noisy_mixture.weights.double() * 0.5 * (1 + torch.erf((xs[:, None] - noisy_mixture.means[:, 0].double()) / (stds * math.sqrt(2))))).sum(1)
+    cdf = (
+        noisy_mixture.weights.double()
+        * 0.5
+        * (
+            1
+            + torch.erf((xs[:, None] - noisy_mixture.means[:, 0].double()) / (stds * math.sqrt(2)))
+        )
+    ).sum(1)
     empirical = torch.arange(1, n + 1, dtype=torch.float64) / n
     ks = torch.maximum((empirical - cdf).abs(), (empirical - 1 / n - cdf).abs()).max().item()
     assert ks < 1.95 / math.sqrt(n)  # the 0.1% critical value of the KS statistic
     # The un-perturbed mixture must fail the same test: the check has power.
     clean_stds = mixture.covs[:, 0, 0].double().sqrt()
-    clean_cdf = (mixture.weights.double() * 0.5 * (1 + torch.erf((xs[:, None] - mixture.means[:, 0].double()) / (clean_stds * math.sqrt(2))))).sum(1)
+    clean_cdf = (
+        mixture.weights.double()
+        * 0.5
+        * (
+            1
+            + torch.erf((xs[:, None] - mixture.means[:, 0].double()) / (clean_stds * math.sqrt(2)))
+        )
+    ).sum(1)
     assert (empirical - clean_cdf).abs().max().item() > 3 * 1.95 / math.sqrt(n)
 
 
@@ -195,9 +221,15 @@ def test_outputs_follow_input_dtype():
     [
         (lambda: full_cov_mixture().energy(torch.zeros(5)), r"shape \(N, 2\)"),
         (lambda: full_cov_mixture().energy(torch.zeros(5, 3)), r"shape \(N, 2\)"),
-        (lambda: full_cov_mixture().score(torch.zeros(5, 2), temperature=0.0), "temperature must be a positive"),
+        (
+            lambda: full_cov_mixture().score(torch.zeros(5, 2), temperature=0.0),
+            "temperature must be a positive",
+        ),
         (lambda: Gaussian([0.0]).log_partition(-1.0), "temperature must be a positive"),
-        (lambda: Gaussian([0.0, 0.0], cov=torch.tensor([[1.0, 2.0], [2.0, 1.0]])), "positive definite"),
+        (
+            lambda: Gaussian([0.0, 0.0], cov=torch.tensor([[1.0, 2.0], [2.0, 1.0]])),
+            "positive definite",
+        ),
         (lambda: Gaussian([0.0, 0.0], cov=torch.eye(3)), r"shape \(2, 2\)"),
         (lambda: GaussianMixture([[0.0], [1.0]], weights=[1.0, -1.0]), "positive numbers"),
         (lambda: GaussianMixture([0.0, 1.0]), r"shape \(K, d\)"),

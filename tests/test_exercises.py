@@ -104,7 +104,10 @@ def _is_estimate(transform):
     "answer, message",
     [
         (_is_estimate(lambda e, lq: torch.exp(-e).mean().item()), "divide by the proposal density"),
-        (_is_estimate(lambda e, lq: torch.logsumexp(-e - lq, 0).item() - math.log(len(e))), "that is log Z"),
+        (
+            _is_estimate(lambda e, lq: torch.logsumexp(-e - lq, 0).item() - math.log(len(e))),
+            "that is log Z",
+        ),
         (_is_estimate(lambda e, lq: torch.exp(-e - lq).mean()), None),  # a 0-d tensor is fine
         (_is_estimate(lambda e, lq: float("nan")), "finite float"),
     ],

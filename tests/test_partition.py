@@ -46,7 +46,9 @@ def test_tensor_grid_weights_sum_to_the_box_volume():
 def test_importance_sampling_with_the_exact_target_as_proposal_has_zero_variance():
     cov = torch.tensor([[1.0, 0.3], [0.3, 0.5]])
     target = Gaussian([1.0, 2.0], cov)
-    est = importance_sampling_partition(target, target, 1000, generator=torch.Generator().manual_seed(0))
+    est = importance_sampling_partition(
+        target, target, 1000, generator=torch.Generator().manual_seed(0)
+    )
     assert est.log_value == pytest.approx(target.log_partition(), abs=1e-5)
     assert est.relative_std_error == pytest.approx(0.0, abs=1e-5)
     assert est.effective_sample_size == pytest.approx(1000, rel=1e-5)
@@ -60,7 +62,10 @@ def _repeat(estimator, n_repeats=300):
 @pytest.mark.parametrize(
     "name, estimator",
     [
-        ("monte carlo", lambda g: monte_carlo_partition(half_square_norm, [(-4, 4)] * 2, 200, generator=g)),
+        (
+            "monte carlo",
+            lambda g: monte_carlo_partition(half_square_norm, [(-4, 4)] * 2, 200, generator=g),
+        ),
         (
             "importance sampling",
             lambda g: importance_sampling_partition(
@@ -76,7 +81,11 @@ def test_estimators_are_unbiased_and_report_honest_standard_errors(name, estimat
     estimates (in 2-D, where the estimators work, agreement within 20% is expected:
     the reported values are themselves averages of 300 noisy estimates).
     """
-    true_z = 2 * math.pi * (1 - math.erfc(4 / math.sqrt(2))) ** 2 if name == "monte carlo" else 2 * math.pi
+    true_z = (
+        2 * math.pi * (1 - math.erfc(4 / math.sqrt(2))) ** 2
+        if name == "monte carlo"
+        else 2 * math.pi
+    )
     estimates = _repeat(estimator)
     values = torch.tensor([e.value for e in estimates], dtype=torch.float64)
     standard_error_of_mean = values.std().item() / math.sqrt(len(values))
@@ -91,7 +100,9 @@ def test_importance_sampling_weights_degenerate_in_high_dimension():
     ess = {}
     for dim in (2, 200):
         target, proposal = Gaussian(torch.zeros(dim)), Gaussian(torch.zeros(dim), cov=1.44)
-        ess[dim] = importance_sampling_partition(target, proposal, 5000, generator=g).effective_sample_size
+        ess[dim] = importance_sampling_partition(
+            target, proposal, 5000, generator=g
+        ).effective_sample_size
     assert ess[2] > 0.8 * 5000
     assert ess[200] < 0.02 * 5000
 
@@ -107,11 +118,25 @@ def test_partition_estimate_relative_error():
     [
         (lambda: quadrature_partition(half_square_norm, [], 10), "bounds is empty"),
         (lambda: quadrature_partition(half_square_norm, [(1, -1)], 10), r"low < high"),
-        (lambda: quadrature_partition(half_square_norm, [(-1, 1)], 1), "n_per_axis must be an integer >= 2"),
-        (lambda: quadrature_partition(half_square_norm, [(-1, 1)], 10, temperature=0), "temperature"),
+        (
+            lambda: quadrature_partition(half_square_norm, [(-1, 1)], 1),
+            "n_per_axis must be an integer >= 2",
+        ),
+        (
+            lambda: quadrature_partition(half_square_norm, [(-1, 1)], 10, temperature=0),
+            "temperature",
+        ),
         (lambda: quadrature_partition(lambda x: x, [(-1, 1)] * 2, 10), r"shape \(100,\)"),
-        (lambda: monte_carlo_partition(half_square_norm, [(-1, 1)], 0), "n_samples must be a positive integer"),
-        (lambda: monte_carlo_partition(lambda x: torch.full((x.shape[0],), float("inf")), [(-1, 1)], 10), "zero weight"),
+        (
+            lambda: monte_carlo_partition(half_square_norm, [(-1, 1)], 0),
+            "n_samples must be a positive integer",
+        ),
+        (
+            lambda: monte_carlo_partition(
+                lambda x: torch.full((x.shape[0],), float("inf")), [(-1, 1)], 10
+            ),
+            "zero weight",
+        ),
         (lambda: quadrature_partition(lambda x: x[:, 0] * float("nan"), [(-1, 1)], 10), "NaN"),
     ],
 )

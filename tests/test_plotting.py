@@ -49,10 +49,22 @@ def test_use_book_style_sets_the_palette():
     "call, error, message",
     [
         (lambda: plotting.plot_samples(torch.zeros(10, 3)), ValueError, r"shape \(N, 2\)"),
-        (lambda: plotting.plot_energy_1d(lambda x: x), ValueError, r"must map \(400, 1\) points to shape \(400,\)"),
+        (
+            lambda: plotting.plot_energy_1d(lambda x: x),
+            ValueError,
+            r"must map \(400, 1\) points to shape \(400,\)",
+        ),
         (lambda: plotting.evaluate_on_grid(lambda x: x[:, 0], (1, -1)), ValueError, "low < high"),
-        (lambda: plotting.plot_surface_3d(lambda x: x[:, 0], ax=plt.figure().add_subplot()), ValueError, "3-D axes"),
-        (lambda: plotting.plot_density_1d(lambda x: x[:, 0], temperature=-1), ValueError, "temperature"),
+        (
+            lambda: plotting.plot_surface_3d(lambda x: x[:, 0], ax=plt.figure().add_subplot()),
+            ValueError,
+            "3-D axes",
+        ),
+        (
+            lambda: plotting.plot_density_1d(lambda x: x[:, 0], temperature=-1),
+            ValueError,
+            "temperature",
+        ),
     ],
 )
 def test_bad_input_raises_clear_errors(call, error, message):
