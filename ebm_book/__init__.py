@@ -10,8 +10,17 @@ One concept per module (see the book's API reference):
 - :mod:`ebm_book.exercises`: checkers that give instant feedback on exercises.
 """
 
-from . import datasets, energies, exercises, partition, plotting, score
+from . import datasets, energies, exercises, metrics, partition, plotting, sampling, score
 
 __version__ = "0.1.0"
 
-__all__ = ["datasets", "energies", "exercises", "partition", "plotting", "score"]
+__all__ = [
+    "datasets",
+    "energies",
+    "exercises",
+    "metrics",
+    "partition",
+    "plotting",
+    "sampling",
+    "score",
+]
