@@ -23,6 +23,7 @@ from ._validation import check_bounds, check_points, check_positive
 
 __all__ = [
     "OKABE_ITO",
+    "animate_samples",
     "evaluate_on_grid",
     "plot_contours",
     "plot_density_1d",
@@ -30,6 +31,7 @@ __all__ = [
     "plot_energy_1d",
     "plot_energy_2d",
     "plot_samples",
+    "plot_score_field",
     "plot_surface_3d",
     "show_table",
     "use_book_style",
@@ -392,3 +394,136 @@ def show_table(headers: Sequence[str], rows: Sequence[Sequence[object]]):
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     text = "\n".join(lines)
     return Markdown(data=text)
+
+
+def plot_score_field(
+    score: Callable[[torch.Tensor], torch.Tensor],
+    xlim: tuple[float, float] = (-3.0, 3.0),
+    ylim: tuple[float, float] = (-3.0, 3.0),
+    ax: plt.Axes | None = None,
+    n: int = 21,
+    style: str = "arrows",
+    cmap: str = "cividis",
+    colorbar: bool = False,
+) -> plt.Axes:
+    r"""Draw a 2-D vector field such as the score $s(x) = \nabla_x \log p(x)$.
+
+    ``style="arrows"`` draws arrows of equal length, coloured by the field's magnitude
+    $\lVert s(x) \rVert$ (so that both direction and strength stay readable where the
+    magnitude varies over orders of magnitude); ``style="streamlines"`` draws flow lines.
+
+    Examples
+    --------
+    >>> ax = plot_score_field(lambda x: -x, n=5)
+    >>> len(ax.collections[0].get_offsets())  # one arrow per grid point
+    25
+    >>> plt.close("all")
+    """
+    if style not in ("arrows", "streamlines"):
+        raise ValueError(f"style must be 'arrows' or 'streamlines'; got {style!r}.")
+    (x0, x1), (y0, y1) = check_bounds([xlim, ylim], "xlim/ylim")
+    if not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an integer >= 2; got {n!r}.")
+    X, Y = torch.meshgrid(torch.linspace(x0, x1, n), torch.linspace(y0, y1, n), indexing="xy")
+    points = torch.stack([X.reshape(-1), Y.reshape(-1)], dim=1)
+    field = score(points)
+    if not isinstance(field, torch.Tensor) or field.shape != points.shape:
+        raise ValueError(
+            f"score must map ({points.shape[0]}, 2) points to shape ({points.shape[0]}, 2)."
+        )
+    U, V = (field.detach().cpu().double().numpy().T).reshape(2, n, n)
+    magnitude = np.hypot(U, V)
+    ax = _axes(ax)
+    if style == "arrows":
+        unit = np.maximum(magnitude, 1e-12)
+        artist = ax.quiver(
+            X.numpy(), Y.numpy(), U / unit, V / unit, magnitude, cmap=cmap,
+            norm=mpl.colors.LogNorm(vmin=max(magnitude.min(), 1e-3), vmax=magnitude.max()),
+            angles="xy", pivot="mid", scale=1.4 * n, width=0.004,
+        )  # fmt: skip
+    else:
+        artist = ax.streamplot(
+            X.numpy(), Y.numpy(), U, V, color=magnitude, cmap=cmap, density=1.2, linewidth=1.0,
+            norm=mpl.colors.LogNorm(vmin=max(magnitude.min(), 1e-3), vmax=magnitude.max()),
+        ).lines  # fmt: skip
+    if colorbar:
+        ax.figure.colorbar(artist, ax=ax, label=r"$\|s(x)\|$", shrink=0.85)
+    ax.set(xlabel="$x_1$", ylabel="$x_2$", xlim=xlim, ylim=ylim, aspect="equal")
+    ax.grid(False)
+    return ax
+
+
+def animate_samples(
+    trajectory: torch.Tensor,
+    background: EnergyFn | None = None,
+    xlim: tuple[float, float] = (-3.0, 3.0),
+    ylim: tuple[float, float] = (-3.0, 3.0),
+    titles: Sequence[str] | None = None,
+    frame_ms: int = 120,
+    size_inches: float = 3.2,
+    dpi: int = 100,
+):
+    """Animate 2-D samples over time as a small, looping animated WebP image.
+
+    Each frame is drawn with matplotlib and the frames are packed by Pillow into one
+    lossless WebP, typically 5-10 kB per frame: light enough for a web page. The result
+    displays inline in Jupyter, Colab and on the site.
+
+    Parameters
+    ----------
+    trajectory
+        Samples over time, shape ``(n_frames, N, 2)`` (e.g. a sampler's ``trajectory``).
+    background
+        Optional energy whose contour lines are drawn behind the samples.
+    titles
+        One title per frame (default: ``"frame k"``).
+    frame_ms
+        Duration of each frame in milliseconds.
+
+    Returns
+    -------
+    IPython.display.HTML
+        An ``<img>`` element with the animation embedded as a data URI.
+    """
+    import base64
+    import io
+
+    from PIL import Image
+
+    if not isinstance(trajectory, torch.Tensor) or trajectory.ndim != 3 or trajectory.shape[2] != 2:
+        raise ValueError("trajectory must be a tensor of shape (n_frames, N, 2).")
+    n_frames = trajectory.shape[0]
+    if titles is not None and len(titles) != n_frames:
+        raise ValueError(f"titles must have one entry per frame ({n_frames}).")
+    fig, ax = plt.subplots(figsize=(size_inches, size_inches), dpi=dpi)
+    if background is not None:
+        X, Y, values = evaluate_on_grid(background, xlim, ylim, 120)
+        ax.contour(X, Y, values, levels=12, colors="#bbbbbb", linewidths=0.8)
+    points = trajectory.detach().cpu().numpy()
+    # Opaque points in one colour keep the palette small, so lossless WebP stays light.
+    scatter = ax.scatter(points[0, :, 0], points[0, :, 1], s=3, color=OKABE_ITO[0], lw=0)
+    ax.set(xlim=xlim, ylim=ylim, aspect="equal", xticks=[], yticks=[])
+    ax.grid(False)
+    frames = []
+    for k in range(n_frames):
+        scatter.set_offsets(points[k])
+        ax.set_title(titles[k] if titles is not None else f"frame {k}", fontsize=10)
+        fig.canvas.draw()
+        frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[:, :, :3]))
+    plt.close(fig)
+    buffer = io.BytesIO()
+    frames[0].save(
+        buffer, format="WEBP", save_all=True, append_images=frames[1:], duration=frame_ms,
+        loop=0, lossless=True, method=4,
+    )  # fmt: skip
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    width = int(size_inches * dpi)
+    html = (
+        f'<img class="ebm-animation" width="{width}" alt="animation of samples over time" '
+        f'src="data:image/webp;base64,{encoded}">'
+    )
+    try:
+        from IPython.display import HTML
+    except ImportError:  # outside Jupyter: an object with the same ``.data``
+        from types import SimpleNamespace as HTML  # type: ignore[assignment]
+    return HTML(data=html)
