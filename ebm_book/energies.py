@@ -290,9 +290,18 @@ class GaussianMixture(Energy):
     def component_log_probs(self, x: torch.Tensor) -> torch.Tensor:
         r"""$\log \pi_k + \log \mathcal{N}(x; \mu_k, \Sigma_k)$ for each point and component, ``(N, K)``."""
         check_points(x, self.dim)
+        return self._log_probs_and_drift(x)[0]
+
+    def _log_probs_and_drift(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""Component log-probabilities ``(N, K)`` and component scores $P_k(\mu_k - x)$ ``(N, K, d)``.
+
+        Both need $P_k (x - \mu_k)$; computing it once keeps sampling with the score fast.
+        """
         diff = x[:, None, :] - self.means.to(x)  # (N, K, d)
-        mahalanobis = torch.einsum("nki,kij,nkj->nk", diff, self.precisions.to(x), diff)
-        return torch.log(self.weights.to(x)) + self._log_norms.to(x) - 0.5 * mahalanobis
+        precision_diff = torch.einsum("nkj,kji->nki", diff, self.precisions.to(x))
+        mahalanobis = (diff * precision_diff).sum(dim=2)
+        log_probs = torch.log(self.weights.to(x)) + self._log_norms.to(x) - 0.5 * mahalanobis
+        return log_probs, -precision_diff
 
     def responsibilities(self, x: torch.Tensor) -> torch.Tensor:
         r"""Posterior component probabilities $r_k(x)$, shape ``(N, K)``; rows sum to one."""
@@ -306,9 +315,9 @@ class GaussianMixture(Energy):
         return -torch.logsumexp(self.component_log_probs(x), dim=1)
 
     def _score(self, x: torch.Tensor) -> torch.Tensor:
-        diff = self.means.to(x) - x[:, None, :]  # (N, K, d)
-        component_scores = torch.einsum("kij,nkj->nki", self.precisions.to(x), diff)
-        return (self.responsibilities(x)[:, :, None] * component_scores).sum(dim=1)
+        log_probs, component_scores = self._log_probs_and_drift(x)
+        responsibilities = torch.softmax(log_probs, dim=1)
+        return (responsibilities[:, :, None] * component_scores).sum(dim=1)
 
     def log_partition(self, temperature: float = 1.0) -> float:
         temperature = check_positive(temperature, "temperature")
@@ -464,6 +473,12 @@ class Ring(Energy):
     def _energy(self, x: torch.Tensor) -> torch.Tensor:
         return (x.norm(dim=1) - self.radius) ** 2 / (2 * self.width**2)
 
+    def _score(self, x: torch.Tensor) -> torch.Tensor:
+        radius = x.norm(dim=1, keepdim=True)
+        # -dE/dx = -(|x| - r)/w^2 * x/|x|; the direction x/|x| is undefined at 0, where we use 0.
+        direction = x / radius.clamp(min=torch.finfo(x.dtype).tiny)
+        return -(radius - self.radius) / self.width**2 * direction
+
     def log_partition(self, temperature: float = 1.0) -> float:
         w = self.width * math.sqrt(check_positive(temperature, "temperature"))
         r = self.radius
@@ -514,6 +529,12 @@ class Banana(Energy):
     def _energy(self, x: torch.Tensor) -> torch.Tensor:
         x1, x2 = x[:, 0], x[:, 1]
         return x1**2 / (2 * self.scale**2) + (x2 - self._bend(x1)) ** 2 / 2
+
+    def _score(self, x: torch.Tensor) -> torch.Tensor:
+        x1, x2 = x[:, 0], x[:, 1]
+        residual = x2 - self._bend(x1)  # distance from the valley floor, along x2
+        d_x1 = x1 / self.scale**2 - 2 * self.curvature * x1 * residual
+        return -torch.stack([d_x1, residual], dim=1)
 
     def log_partition(self, temperature: float = 1.0) -> float:
         return math.log(2 * math.pi * self.scale * check_positive(temperature, "temperature"))

@@ -213,11 +213,15 @@ def plot_contours(
     n: int = 150,
     levels: int | Sequence[float] = 20,
     filled: bool = True,
-    cmap: str = DENSITY_CMAP,
+    cmap: str | None = DENSITY_CMAP,
     colorbar: bool = False,
     label: str | None = None,
+    colors: str | None = None,
 ) -> plt.Axes:
     """Contour map of any scalar function of 2-D points, with equal axis scales.
+
+    ``colors`` draws every contour in one colour (e.g. light grey lines behind samples
+    or arrows) instead of the colour map.
 
     Examples
     --------
@@ -229,7 +233,8 @@ def plot_contours(
     ax = _axes(ax)
     X, Y, values = evaluate_on_grid(fn, xlim, ylim, n)
     draw = ax.contourf if filled else ax.contour
-    contours = draw(X, Y, values, levels=levels, cmap=cmap)
+    style = {"colors": colors} if colors is not None else {"cmap": cmap}
+    contours = draw(X, Y, values, levels=levels, **style)
     if colorbar:
         ax.figure.colorbar(contours, ax=ax, label=label, shrink=0.85)
     ax.set(xlabel="$x_1$", ylabel="$x_2$", xlim=xlim, ylim=ylim, aspect="equal")
@@ -439,7 +444,9 @@ def plot_score_field(
         artist = ax.quiver(
             X.numpy(), Y.numpy(), U / unit, V / unit, magnitude, cmap=cmap,
             norm=mpl.colors.LogNorm(vmin=max(magnitude.min(), 1e-3), vmax=magnitude.max()),
-            angles="xy", pivot="mid", scale=1.4 * n, width=0.004,
+            # arrows 0.8 grid cells long, in data units, so they never overlap
+            angles="xy", scale_units="xy", scale=1 / (0.8 * min(x1 - x0, y1 - y0) / (n - 1)),
+            pivot="mid", width=0.005,
         )  # fmt: skip
     else:
         artist = ax.streamplot(

@@ -40,12 +40,18 @@ def test_analytic_score_equals_minus_autograd_gradient(energy):
         torch.testing.assert_close(analytic, autograd, rtol=1e-9, atol=1e-9)
 
 
-def test_ring_and_banana_scores_by_autograd_fallback_are_minus_gradients():
-    x = torch.tensor([[1.0, 2.0], [-0.5, 0.3]], dtype=torch.float64)
-    ring = Ring(radius=2.0, width=0.5)
-    r = x.norm(dim=1, keepdim=True)
-    expected = -(r - 2.0) / 0.25 * x / r
-    torch.testing.assert_close(ring.score(x), expected)
+@pytest.mark.parametrize(
+    "energy", [Ring(radius=2.0, width=0.5), Banana(curvature=0.7, scale=1.3)], ids=repr
+)
+def test_ring_and_banana_analytic_scores_equal_minus_autograd_gradients(energy):
+    x = torch.randn(64, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 2
+    torch.testing.assert_close(
+        energy.score(x, 0.5), score_from_energy(energy, x, 0.5), rtol=1e-10, atol=1e-10
+    )
+
+
+def test_ring_score_is_finite_at_the_origin():
+    assert torch.equal(Ring().score(torch.zeros(1, 2)), torch.zeros(1, 2))
 
 
 def test_mixture_log_prob_integrates_to_one():
