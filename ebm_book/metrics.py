@@ -118,13 +118,15 @@ def sliced_wasserstein(
     """
     _check_pair(x, y)
     check_positive_int(n_projections, "n_projections")
-    directions = torch.randn(x.shape[1], n_projections, generator=generator, dtype=torch.float64)
-    directions = (directions / directions.norm(dim=0)).to(x.device)
-    px, py = x.double() @ directions, y.double() @ directions
-    n = min(px.shape[0], py.shape[0])
-    levels = (torch.arange(n, dtype=torch.float64, device=x.device) + 0.5) / n
-    qx = px.sort(dim=0).values if px.shape[0] == n else torch.quantile(px, levels, dim=0)
-    qy = py.sort(dim=0).values if py.shape[0] == n else torch.quantile(py, levels, dim=0)
+    dtype = torch.promote_types(x.dtype, y.dtype)
+    directions = torch.randn(n_projections, x.shape[1], generator=generator, dtype=dtype)
+    directions = (directions / directions.norm(dim=1, keepdim=True)).to(x.device)
+    # One row per direction, so that sorting runs along contiguous memory.
+    px, py = directions @ x.to(dtype).T, directions @ y.to(dtype).T
+    n = min(px.shape[1], py.shape[1])
+    levels = (torch.arange(n, dtype=dtype, device=x.device) + 0.5) / n
+    qx = px.sort(dim=1).values if px.shape[1] == n else torch.quantile(px, levels, dim=1).T
+    qy = py.sort(dim=1).values if py.shape[1] == n else torch.quantile(py, levels, dim=1).T
     return ((qx - qy) ** 2).mean().sqrt().item()
 
 
