@@ -44,6 +44,11 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "
 
 ENERGY_CMAP = "magma"  # low energy dark, like a deep valley
 DENSITY_CMAP = "viridis"
+# Score magnitudes: dark purple (weak) to orange (strong); plasma's pale yellow end is
+# dropped so that strong arrows stay visible on a white background.
+FIELD_CMAP = mpl.colors.LinearSegmentedColormap.from_list(
+    "book_field", mpl.colormaps["plasma"](np.linspace(0.0, 0.82, 256))
+)
 
 BOOK_STYLE = {
     "figure.figsize": (6.4, 4.0),
@@ -64,6 +69,7 @@ BOOK_STYLE = {
     "grid.color": "#dddddd",
     "grid.linewidth": 0.6,
     "lines.linewidth": 2.0,
+    "contour.linewidth": 1.0,
     "legend.frameon": False,
     "text.color": "#222222",
     "xtick.color": "#444444",
@@ -408,7 +414,7 @@ def plot_score_field(
     ax: plt.Axes | None = None,
     n: int = 21,
     style: str = "arrows",
-    cmap: str = "cividis",
+    cmap: str | mpl.colors.Colormap = FIELD_CMAP,
     colorbar: bool = False,
 ) -> plt.Axes:
     r"""Draw a 2-D vector field such as the score $s(x) = \nabla_x \log p(x)$.
