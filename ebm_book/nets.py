@@ -1,0 +1,89 @@
+r"""Small neural networks for 2-D experiments: score models and energy models.
+
+* :class:`ScoreMLP`: $s_\theta: \mathbb{R}^d \to \mathbb{R}^d$, a direct model of the score.
+* :class:`EnergyMLP`: $E_\theta: \mathbb{R}^d \to \mathbb{R}$, whose score
+  $-\nabla_x E_\theta$ is a true gradient field, computed by autograd.
+
+Both are multilayer perceptrons with SiLU activations (smooth, so that the second
+derivatives used by score matching exist everywhere).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._validation import check_points, check_positive_int
+from .score import score_from_energy
+
+__all__ = ["EnergyMLP", "ScoreMLP", "mlp"]
+
+
+def mlp(in_dim: int, out_dim: int, hidden: int = 128, depth: int = 3) -> nn.Sequential:
+    """A plain MLP: ``depth`` hidden layers of width ``hidden`` with SiLU activations.
+
+    Examples
+    --------
+    >>> net = mlp(2, 1, hidden=16, depth=2)
+    >>> net(torch.zeros(5, 2)).shape
+    torch.Size([5, 1])
+    """
+    for value, name in [
+        (in_dim, "in_dim"),
+        (out_dim, "out_dim"),
+        (hidden, "hidden"),
+        (depth, "depth"),
+    ]:
+        check_positive_int(value, name)
+    layers: list[nn.Module] = []
+    width = in_dim
+    for _ in range(depth):
+        layers += [nn.Linear(width, hidden), nn.SiLU()]
+        width = hidden
+    layers.append(nn.Linear(width, out_dim))
+    return nn.Sequential(*layers)
+
+
+class ScoreMLP(nn.Module):
+    r"""A score model $s_\theta(x)$: an MLP from $\mathbb{R}^d$ to $\mathbb{R}^d$.
+
+    Examples
+    --------
+    >>> model = ScoreMLP(dim=2, hidden=32)
+    >>> model(torch.zeros(10, 2)).shape
+    torch.Size([10, 2])
+    """
+
+    def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3) -> None:
+        super().__init__()
+        self.dim = dim
+        self.net = mlp(dim, dim, hidden, depth)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(check_points(x, self.dim))
+
+
+class EnergyMLP(nn.Module):
+    r"""An energy model $E_\theta(x)$: an MLP from $\mathbb{R}^d$ to $\mathbb{R}$.
+
+    ``model(x)`` returns energies ``(N,)``; ``model.score(x)`` returns
+    $-\nabla_x E_\theta(x)$, with the graph kept so that losses built on the score can
+    be trained.
+
+    Examples
+    --------
+    >>> model = EnergyMLP(dim=2, hidden=32)
+    >>> model(torch.zeros(10, 2)).shape, model.score(torch.zeros(10, 2)).shape
+    (torch.Size([10]), torch.Size([10, 2]))
+    """
+
+    def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3) -> None:
+        super().__init__()
+        self.dim = dim
+        self.net = mlp(dim, 1, hidden, depth)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(check_points(x, self.dim)).squeeze(1)
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        return score_from_energy(self, x, create_graph=True)
