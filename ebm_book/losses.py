@@ -5,14 +5,12 @@ gradient. Every loss takes a score model (any callable from ``(N, d)`` to ``(N, 
 and a batch ``x`` of data ``(N, d)``, and returns a scalar to minimize, differentiable
 with respect to the model's parameters.
 
-========================================  ==========================================  ===========================
-loss                                      needs                                       from
-========================================  ==========================================  ===========================
-:func:`explicit_score_matching`           the true score (only in toy problems)       Fisher divergence
-:func:`implicit_score_matching`           $d$ backward passes (Jacobian trace)         Hyvärinen (2005)
-:func:`sliced_score_matching`             1 backward pass per projection               Song et al. (2019)
-:func:`denoising_score_matching`          nothing but noise                            Vincent (2011)
-========================================  ==========================================  ===========================
+| loss | needs | from |
+|---|---|---|
+| [`explicit_score_matching`][ebm_book.losses.explicit_score_matching] | the true score (toy problems only) | the Fisher divergence |
+| [`implicit_score_matching`][ebm_book.losses.implicit_score_matching] | $d$ backward passes (exact Jacobian trace) | Hyvärinen (2005) |
+| [`sliced_score_matching`][ebm_book.losses.sliced_score_matching] | one backward pass per projection | Song et al. (2019) |
+| [`denoising_score_matching`][ebm_book.losses.denoising_score_matching] | only Gaussian noise | Vincent (2011) |
 """
 
 from __future__ import annotations
