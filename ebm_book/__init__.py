@@ -2,17 +2,17 @@
 
 One concept per module (see the book's API reference):
 
-- :mod:`ebm_book.energies`: energy functions and their Boltzmann distributions;
-- :mod:`ebm_book.partition`: estimators of the partition function;
-- :mod:`ebm_book.score`: the score function by autograd;
-- :mod:`ebm_book.sampling`: Langevin dynamics and MALA;
-- :mod:`ebm_book.metrics`: sample-quality measures (MMD, sliced Wasserstein, mode weights);
-- :mod:`ebm_book.losses`: score-matching objectives (explicit, implicit, sliced, denoising);
-- :mod:`ebm_book.nets`: small score and energy networks;
-- :mod:`ebm_book.training`: one plain, seeded training loop;
-- :mod:`ebm_book.datasets`: seeded 2-D toy data;
-- :mod:`ebm_book.plotting`: the book's figures and house style;
-- :mod:`ebm_book.exercises`: checkers that give instant feedback on exercises.
+- `energies`: energy functions and their Boltzmann distributions;
+- `partition`: estimators of the partition function;
+- `score`: the score function by autograd;
+- `sampling`: Langevin dynamics and MALA;
+- `metrics`: sample-quality measures (MMD, sliced Wasserstein, mode weights);
+- `losses`: score-matching objectives (explicit, implicit, sliced, denoising);
+- `nets`: small score and energy networks;
+- `training`: one plain, seeded training loop;
+- `datasets`: seeded 2-D toy data;
+- `plotting`: the book's figures and house style;
+- `exercises`: checkers that give instant feedback on exercises.
 """
 
 from . import (

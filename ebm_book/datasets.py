@@ -3,12 +3,12 @@ r"""Two-dimensional toy data sets, seeded and reproducible.
 Each function returns a float32 tensor of shape ``(n, 2)`` and takes an explicit
 ``generator``, so the same seed gives the same points on every build. The sets are
 chosen to stress a generative model in different ways: many separated modes
-(:func:`gaussian_ring`, :func:`gaussian_grid`), thin curved manifolds
-(:func:`two_moons`, :func:`swiss_roll`, :func:`spirals`, :func:`rings`), and sharp edges
-(:func:`checkerboard`). The mixtures also come with their exact density, via
-:class:`~ebm_book.energies.GaussianMixture`.
+(`gaussian_ring`, `gaussian_grid`), thin curved manifolds
+(`two_moons`, `swiss_roll`, `spirals`, `rings`), and sharp edges
+(`checkerboard`). The mixtures also come with their exact density, via
+`GaussianMixture`.
 
-Use :func:`make` to build any of them by name:
+Use `make` to build any of them by name:
 
 >>> g = torch.Generator().manual_seed(0)
 >>> make("two_moons", 500, generator=g).shape
@@ -165,7 +165,7 @@ def gaussian_ring(
     std: float = 0.15,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Samples of :meth:`GaussianMixture.ring <ebm_book.energies.GaussianMixture.ring>`.
+    """Samples of `GaussianMixture.ring`.
 
     Examples
     --------
@@ -182,7 +182,7 @@ def gaussian_grid(
     std: float = 0.15,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Samples of :meth:`GaussianMixture.grid <ebm_book.energies.GaussianMixture.grid>`.
+    """Samples of `GaussianMixture.grid`.
 
     Examples
     --------
@@ -204,7 +204,7 @@ DATASETS: dict[str, Callable[..., torch.Tensor]] = {
 
 
 def make(name: str, n: int, generator: torch.Generator | None = None, **kwargs) -> torch.Tensor:
-    """Build the data set called ``name`` (a key of :data:`DATASETS`) with ``n`` points.
+    """Build the data set called ``name`` (a key of `DATASETS`) with ``n`` points.
 
     Extra keyword arguments go to the data set's function.
     """

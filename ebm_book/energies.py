@@ -8,7 +8,7 @@ p_T(x) = \frac{e^{-E(x)/T}}{Z_T}, \qquad Z_T = \int_{\mathbb{R}^d} e^{-E(x)/T}\,
 $$
 
 Low energy means high probability. Every class here shares one interface
-(:class:`Energy`): ``energy(x)`` for a batch ``x`` of shape ``(N, d)`` returns
+(`Energy`): ``energy(x)`` for a batch ``x`` of shape ``(N, d)`` returns
 shape ``(N,)``; ``score(x)`` returns $\nabla_x \log p_T(x)$ with shape ``(N, d)``;
 ``log_partition(T)`` returns $\log Z_T$ where it is known in closed form.
 """
@@ -196,7 +196,7 @@ class GaussianMixture(Energy):
 
     The energy is the negative log density, $E(x) = -\log p(x)$, so $Z_1 = 1$. Everything
     about a mixture is exact: log density, score, samples, and the distribution of
-    noisy data $x + \sigma z$ with $z \sim \mathcal{N}(0, I)$ (see :meth:`perturbed`).
+    noisy data $x + \sigma z$ with $z \sim \mathcal{N}(0, I)$ (see `perturbed`).
     That makes it the book's ground truth for every learned score.
 
     The score is a responsibility-weighted average of the component scores,

@@ -13,7 +13,7 @@ feedback, and returns ``True`` or ``False``:
 Whatever the reader's code does (raise, return the wrong type, produce NaN) the checker
 catches it and explains, so "run all" never stops at an exercise.
 
-Writing a checker: decorate a function that raises :class:`CheckFailed` with a
+Writing a checker: decorate a function that raises `CheckFailed` with a
 message when something is wrong and returns a success message otherwise.
 
 >>> @checker
@@ -56,7 +56,7 @@ class CheckFailed(Exception):
 
 
 def checker(check: Callable[..., str]) -> Callable[..., bool]:
-    """Turn a function that raises :class:`CheckFailed` into a never-crashing checker.
+    """Turn a function that raises `CheckFailed` into a never-crashing checker.
 
     The wrapped checker prints one line of feedback and returns whether the answer passed.
     """

@@ -1,9 +1,9 @@
 r"""How good are the samples? Distances between sample sets, mode weights, score errors.
 
-* :func:`mmd`: the maximum mean discrepancy with a Gaussian kernel (Gretton et al., 2012).
-* :func:`sliced_wasserstein`: the sliced 2-Wasserstein distance, through 1-D projections.
-* :func:`mode_weights`: which fraction of the samples sits in each mode of a mixture.
-* :func:`fisher_divergence`: the mean squared difference of two score functions.
+* `mmd`: the maximum mean discrepancy with a Gaussian kernel (Gretton et al., 2012).
+* `sliced_wasserstein`: the sliced 2-Wasserstein distance, through 1-D projections.
+* `mode_weights`: which fraction of the samples sits in each mode of a mixture.
+* `fisher_divergence`: the mean squared difference of two score functions.
 
 Sample-based distances are never exactly zero for two finite samples of the same
 distribution: compare a model's value with the value for a fresh sample of the target

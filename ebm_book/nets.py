@@ -1,7 +1,7 @@
 r"""Small neural networks for 2-D experiments: score models and energy models.
 
-* :class:`ScoreMLP`: $s_\theta: \mathbb{R}^d \to \mathbb{R}^d$, a direct model of the score.
-* :class:`EnergyMLP`: $E_\theta: \mathbb{R}^d \to \mathbb{R}$, whose score
+* `ScoreMLP`: $s_\theta: \mathbb{R}^d \to \mathbb{R}^d$, a direct model of the score.
+* `EnergyMLP`: $E_\theta: \mathbb{R}^d \to \mathbb{R}$, whose score
   $-\nabla_x E_\theta$ is a true gradient field, computed by autograd.
 
 Both are multilayer perceptrons with SiLU activations (smooth, so that the second

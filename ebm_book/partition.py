@@ -2,14 +2,14 @@ r"""Estimating the partition function $Z_T = \int e^{-E(x)/T}\,\mathrm{d}x$.
 
 Three estimators, in the order the book meets them:
 
-* :func:`quadrature_partition`: a tensor-product trapezoidal rule on a box. Exact in
+* `quadrature_partition`: a tensor-product trapezoidal rule on a box. Exact in
   the limit, but a grid of $n$ points per axis costs $n^d$ energy evaluations.
-* :func:`monte_carlo_partition`: uniform samples in a box,
+* `monte_carlo_partition`: uniform samples in a box,
   $\hat Z = V \cdot \frac1n \sum_i e^{-E(x_i)/T}$.
-* :func:`importance_sampling_partition`: samples from a proposal $q$,
+* `importance_sampling_partition`: samples from a proposal $q$,
   $\hat Z = \frac1n \sum_i e^{-E(x_i)/T} / q(x_i)$.
 
-All three return a :class:`PartitionEstimate`. Sums of exponentials are done in log
+All three return a `PartitionEstimate`. Sums of exponentials are done in log
 space (``logsumexp``) so that huge or tiny $Z$ do not overflow.
 """
 
@@ -243,7 +243,7 @@ def monte_carlo_partition(
 
 
 class Proposal(Protocol):
-    """What an importance-sampling proposal must offer (e.g. :class:`~ebm_book.energies.Gaussian`)."""
+    """What an importance-sampling proposal must offer (e.g. `Gaussian`)."""
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor: ...
 
@@ -274,7 +274,7 @@ def importance_sampling_partition(
         Callable mapping ``(N, d)`` to ``(N,)``.
     proposal
         Object with ``sample(n, generator=...)`` and a normalized ``log_prob(x)``,
-        such as :class:`~ebm_book.energies.Gaussian`.
+        such as `Gaussian`.
     n_samples
         $n$.
     temperature

@@ -1,6 +1,6 @@
 r"""Figures for the book: energy curves, contour maps, 3-D surfaces, densities and samples.
 
-One house style (:func:`use_book_style`) keeps every chapter consistent: an opaque
+One house style (`use_book_style`) keeps every chapter consistent: an opaque
 white canvas (so a figure reads the same on the site's light and dark themes),
 the colour-blind-safe Okabe-Ito palette, perceptually uniform colour maps, and
 high-resolution PNGs for sharp figures on high-DPI screens.

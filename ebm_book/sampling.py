@@ -13,7 +13,7 @@ $\eta = \epsilon / 2$.
 
 All samplers run every chain at once (a batch ``x0`` of shape ``(N, d)`` is $N$ chains),
 take an explicit ``generator``, follow the device of ``x0``, and raise
-:class:`DivergenceError` naming the step if a chain leaves the finite numbers.
+`DivergenceError` naming the step if a chain leaves the finite numbers.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def langevin(
     For a small step size $\epsilon$ and many steps, the chains' distribution approaches
     the density whose score is ``score``. A finite $\epsilon$ leaves a bias: on
     $\mathcal{N}(0, \sigma^2)$ the stationary variance is
-    $\sigma^2 / (1 - \epsilon / (4\sigma^2))$, not $\sigma^2$ (see :func:`mala` for the fix).
+    $\sigma^2 / (1 - \epsilon / (4\sigma^2))$, not $\sigma^2$ (see `mala` for the fix).
 
     Parameters
     ----------
@@ -182,7 +182,7 @@ def mala(
     energy
         $E(x)$, mapping ``(N, d)`` to ``(N,)``. The target is $p \propto e^{-E}$.
     x0, step_size, n_steps, generator, record_every
-        As in :func:`langevin`.
+        As in `langevin`.
     score
         $s = -\nabla_x E$, if known in closed form; by default computed with autograd.
 

@@ -35,7 +35,7 @@ def score_from_energy(
     Parameters
     ----------
     energy
-        Any callable (function, :class:`~ebm_book.energies.Energy`, ``torch.nn.Module``)
+        Any callable (function, `Energy`, ``torch.nn.Module``)
         mapping a batch ``(N, d)`` to energies ``(N,)``.
     x
         Points, shape ``(N, d)``.

@@ -1,6 +1,6 @@
 """One plain training loop: Adam on random mini-batches, seeded, with a progress bar.
 
-Every model in the book is trained by :func:`train`. It works on any data tensor of
+Every model in the book is trained by `train`. It works on any data tensor of
 shape ``(N, d)`` and any loss of the form ``loss_fn(model, batch, generator)``.
 """
 
