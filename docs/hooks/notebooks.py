@@ -89,7 +89,7 @@ def _build_pin(config_dir: Path) -> str:
             ["git", "rev-parse", "HEAD"], cwd=config_dir, capture_output=True, text=True, check=True
         )
     except (OSError, subprocess.CalledProcessError):
-        log.warning("not a git checkout: Colab notebooks will install ebm_book from 'main'")
+        log.info("not a git checkout: Colab notebooks will install ebm_book from 'main'")
         return "main"
     return result.stdout.strip()
 

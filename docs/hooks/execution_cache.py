@@ -1,0 +1,136 @@
+"""Run the chapters safely: a cache keyed on the package, cell timeouts, clear errors.
+
+Every chapter is a jupytext ``.py`` page that mkdocs-jupyter executes at build
+time. Three things about that are not handled by the plugin itself:
+
+1. **The cache must know about ``ebm_book``.** mkdocs-jupyter caches an
+   executed page under a key computed from the page's own source and the plugin
+   options only. Chapters import ``ebm_book``, so editing the package changes
+   their figures without changing that key, and stale figures would survive.
+   This hook gives each version of the package its own cache directory, named
+   by a hash of every file under ``ebm_book/``. Changing any of those files
+   re-executes every chapter; an unchanged rebuild executes nothing.
+2. **A hanging cell must fail the build**, not hang it. The plugin has no
+   timeout option, so we set nbclient's per-cell ``timeout`` on the app it uses.
+3. **Errors must name the chapter.** A failing or timed-out cell is reported as
+   ``<chapter>: ...`` followed by nbclient's own message (the cell and traceback).
+
+Environment variables (used by the tests and the benchmark):
+
+``EBM_BOOK_NOTEBOOK_CACHE``
+    Directory holding the per-package cache directories
+    (default: the plugin's ``cache_dir``, ``.cache/mkdocs-jupyter``).
+``EBM_BOOK_CELL_TIMEOUT``
+    Seconds a single cell may run (default 300).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import mkdocs_jupyter.convert
+import mkdocs_jupyter.nbconvert2
+from mkdocs.exceptions import PluginError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+log = logging.getLogger("mkdocs.hooks.execution_cache")
+
+PACKAGE_DIR = "ebm_book"
+CACHE_PREFIX = "ebm_book-"
+DEFAULT_CELL_TIMEOUT_S = 300
+
+
+def package_digest(package_dir: Path) -> str:
+    """Hash of the names and bytes of every file in the package (bytecode excluded)."""
+    digest = hashlib.sha256()
+    for path in sorted(package_dir.rglob("*")):
+        if path.is_dir() or "__pycache__" in path.parts or path.suffix == ".pyc":
+            continue
+        digest.update(path.relative_to(package_dir).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def cell_timeout_s() -> int:
+    return int(os.environ.get("EBM_BOOK_CELL_TIMEOUT", DEFAULT_CELL_TIMEOUT_S))
+
+
+def _original(function):
+    """The plugin's own function, even if an earlier build (``mkdocs serve``) wrapped it."""
+    return getattr(function, "__wrapped__", function)
+
+
+def _with_cell_timeout(get_nbconvert_app):
+    """Wrap the plugin's app factory so every executed cell gets a timeout."""
+
+    @functools.wraps(get_nbconvert_app)
+    def wrapper(*args, **kwargs):
+        app = get_nbconvert_app(*args, **kwargs)
+        # The plugin stores this section as a plain dict: set the key, keep the rest.
+        app.config["ExecutePreprocessor"]["timeout"] = cell_timeout_s()
+        return app
+
+    return wrapper
+
+
+def _naming_the_chapter(nb2html, docs_dir: Path):
+    """Wrap the plugin's notebook conversion: log timings, name the chapter in errors."""
+
+    @functools.wraps(nb2html)
+    def wrapper(nb_path, *args, **kwargs):
+        chapter = Path(nb_path).resolve().relative_to(docs_dir).as_posix()
+        if not kwargs.get("execute"):
+            return nb2html(nb_path, *args, **kwargs)
+        log.info("Executing chapter %s", chapter)
+        start = time.perf_counter()
+        try:
+            html = nb2html(nb_path, *args, **kwargs)
+        except CellTimeoutError as error:
+            raise PluginError(
+                f"{chapter}: a cell ran longer than {cell_timeout_s()} s "
+                f"(EBM_BOOK_CELL_TIMEOUT) and was stopped.\n{error}"
+            ) from error
+        except CellExecutionError as error:
+            raise PluginError(f"{chapter}: a cell raised an error.\n{error}") from error
+        except DeadKernelError as error:
+            raise PluginError(f"{chapter}: the kernel died.\n{error}") from error
+        log.info("Executed chapter %s in %.1f s", chapter, time.perf_counter() - start)
+        return html
+
+    return wrapper
+
+
+def on_config(config):
+    plugin = config.plugins.get("mkdocs-jupyter")
+    if plugin is None:
+        raise PluginError("execution_cache hook: the mkdocs-jupyter plugin is not configured")
+    project_root = Path(config.config_file_path).resolve().parent
+    cache_root = Path(os.environ.get("EBM_BOOK_NOTEBOOK_CACHE") or plugin.config["cache_dir"])
+    cache_root = (project_root / cache_root).resolve()
+    digest = package_digest(project_root / PACKAGE_DIR)
+    plugin.config["cache_dir"] = str(cache_root / f"{CACHE_PREFIX}{digest[:16]}")
+    log.debug("Notebook cache for this version of %s: %s", PACKAGE_DIR, plugin.config["cache_dir"])
+
+    docs_dir = Path(config.docs_dir).resolve()
+    nbconvert2 = mkdocs_jupyter.nbconvert2
+    nbconvert2.get_nbconvert_app = _with_cell_timeout(_original(nbconvert2.get_nbconvert_app))
+    convert = mkdocs_jupyter.convert
+    convert.nb2html = _naming_the_chapter(_original(convert.nb2html), docs_dir)
+    return config
+
+
+def on_post_build(config):
+    """Delete the caches of older versions of the package: they can never be hit again."""
+    current = Path(config.plugins["mkdocs-jupyter"].config["cache_dir"])
+    if not current.parent.is_dir():
+        return
+    for old in current.parent.glob(f"{CACHE_PREFIX}*"):
+        if old.is_dir() and old != current:
+            shutil.rmtree(old)
+            log.info("Removed the notebook cache of an older %s: %s", PACKAGE_DIR, old.name)

@@ -1,0 +1,60 @@
+"""Serve MathJax from the site itself, never from a CDN.
+
+The MathJax files come from the ``django-static-mathjax`` package (a ``docs``
+dependency), which ships MathJax 3 under the importable package ``mathjax``.
+After each build (``mkdocs serve`` included) this hook copies the parts the
+site uses into ``assets/mathjax/``:
+
+- ``tex-svg-full.js``: TeX input with every extension, SVG output. SVG output
+  draws glyphs as paths inside each equation, so it needs no web fonts and keeps
+  working when Material's instant navigation swaps the page content.
+- ``ui/``, ``a11y/``, ``sre/``: loaded on demand by MathJax's right-click menu
+  (accessibility explorer, speech), so those features also work offline.
+
+mkdocs-jupyter adds its own MathJax loader to every page, pointing at a CDN.
+The site typesets all math itself (``docs/javascripts/mathjax-config.js``), so
+this hook removes that loader: two typesetters would race on the same page.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from pathlib import Path
+
+import mathjax
+from mkdocs.exceptions import PluginError
+
+log = logging.getLogger("mkdocs.hooks.local_mathjax")
+
+SITE_SUBDIR = "assets/mathjax"
+COMBINED_FILE = "tex-svg-full.js"
+ON_DEMAND_DIRS = ("ui", "a11y", "sre")
+
+# <script data-mkdocs-jupyter-mathjax="...">...</script>, injected by mkdocs-jupyter.
+PLUGIN_LOADER = re.compile(r"<script data-mkdocs-jupyter-mathjax=.*?</script>\s*", re.DOTALL)
+
+
+def mathjax_es5_dir() -> Path:
+    """Folder of MathJax's browser builds inside the installed package."""
+    es5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    if not (es5 / COMBINED_FILE).is_file():
+        raise PluginError(
+            f"MathJax not found at {es5}; install the docs extra: pip install -e '.[docs]'"
+        )
+    return es5
+
+
+def on_post_page(output, page, config):
+    return PLUGIN_LOADER.sub("", output)
+
+
+def on_post_build(config):
+    source = mathjax_es5_dir()
+    target = Path(config.site_dir) / SITE_SUBDIR
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source / COMBINED_FILE, target / COMBINED_FILE)
+    for folder in ON_DEMAND_DIRS:
+        shutil.copytree(source / folder, target / folder, dirs_exist_ok=True)
+    log.debug("Copied MathJax from %s to %s", source, target)

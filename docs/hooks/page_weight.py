@@ -1,0 +1,93 @@
+"""Keep chapter pages light: shared notebook CSS, one copy button per code cell.
+
+mkdocs-jupyter makes every chapter page carry, besides its content:
+
+- about 590 KB of notebook CSS (JupyterLab's styles, the code-highlighting
+  styles, a light theme) as inline ``<style>`` blocks;
+- for every code cell, its own copy-to-clipboard widget (an SVG icon and a
+  hidden second copy of the cell's source) plus the widget's script.
+
+This hook moves the CSS into one file, ``assets/notebook/notebook.<hash>.css``,
+linked where the blocks were: the browser downloads it once for the whole book,
+and the content hash in the name means a changed stylesheet gets a new URL, so
+it can be cached indefinitely. The ``<link>`` stays inside the page content,
+not in ``<head>``: Material's instant navigation swaps the content but not
+``<head>``, so a chapter reached by a click from another page still gets it.
+
+It also replaces the copy widgets by Material's own copy button (the one every
+other code block of the site has): wrapping a cell's highlighted ``<pre>`` in
+``<code>`` is all Material needs to add it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from mkdocs.utils import get_relative_url
+
+SITE_SUBDIR = "assets/notebook"
+NOTEBOOK_START = '<div class="jupyter-wrapper"'
+STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>\s*", re.DOTALL)
+CLIPBOARD_SCRIPT = re.compile(r"<script>(?:(?!</script>).)*?clipboard.*?</script>\s*", re.DOTALL)
+COPY_WIDGET = re.compile(
+    r'<div class="zeroclipboard-container">.*?</clipboard-copy>\s*</div>\s*', re.DOTALL
+)
+COPY_TEXT = re.compile(r'<div class="clipboard-copy-txt"[^>]*>.*?</div>\s*', re.DOTALL)
+HIGHLIGHTED_CELL = re.compile(
+    r'(<div class="highlight-ipynb[^"]*">\s*<pre>)(?:<span></span>)?(.*?)</pre>', re.DOTALL
+)
+
+
+def notebook_header(html: str) -> tuple[int, int]:
+    """Start and end of what the notebook export puts before its cells (styles, scripts)."""
+    article = html.find('<article class="md-content__inner')
+    notebook = html.find(NOTEBOOK_START, article)
+    if article < 0 or notebook < 0:
+        return -1, -1
+    return article, notebook
+
+
+def write_stylesheet(css: str, site_dir: str) -> str:
+    """Write the stylesheet under a name made from its content; return its site path."""
+    name = f"notebook.{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"
+    path = f"{SITE_SUBDIR}/{name}"
+    target = Path(site_dir) / path
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(css, encoding="utf-8")
+    return path
+
+
+def link_shared_stylesheet(html: str, page, site_dir: str) -> str:
+    """Replace the notebook's inline ``<style>`` blocks by one link to a shared file."""
+    start, end = notebook_header(html)
+    styles = list(STYLE_BLOCK.finditer(html, start, end)) if start >= 0 else []
+    if not styles:
+        return html
+    css = "\n".join(match.group(1).strip() for match in styles)
+    path = write_stylesheet(css, site_dir)
+    link = f'<link rel="stylesheet" href="{get_relative_url(path, page.url)}">\n'
+    # Put the link where the first block was; drop the others, keep what lies between.
+    pieces, position = [], 0
+    for index, match in enumerate(styles):
+        pieces += [html[position : match.start()], link if index == 0 else ""]
+        position = match.end()
+    return "".join(pieces) + html[position:]
+
+
+def use_material_copy_buttons(html: str) -> str:
+    """Drop the notebook's copy widgets; let Material add its button to ``pre > code``."""
+    start, end = notebook_header(html)
+    if start < 0:
+        return html
+    header = CLIPBOARD_SCRIPT.sub("", html[start:end])
+    cells = COPY_TEXT.sub("", COPY_WIDGET.sub("", html[end:]))
+    cells = HIGHLIGHTED_CELL.sub(r"\1<code>\2</code></pre>", cells)
+    return html[:start] + header + cells
+
+
+def on_post_page(output, page, config):
+    output = link_shared_stylesheet(output, page, config.site_dir)
+    return use_material_copy_buttons(output)

@@ -1,0 +1,109 @@
+"""How long does the book take to build? Prints timings against the book's budgets.
+
+Measures, on a copy of the book in a temporary folder (your files are not touched):
+
+1. a cold build: empty notebook cache, every chapter executes;
+2. a warm rebuild with nothing changed: nothing should execute;
+3. a rebuild after editing one chapter: only that chapter should execute;
+4. a rebuild after editing a file of the ``ebm_book`` package: every chapter executes;
+
+and each chapter's execution time during the cold build.
+
+Usage (from the repository root, with the ``docs`` extra installed)::
+
+    python scripts/benchmark.py [--chapter 01_energy_functions]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BUDGET_CHAPTER_S = 60
+BUDGET_COLD_S = 4 * 60
+BUDGET_WARM_S = 10
+EXECUTED = re.compile(r"Executed chapter (\S+) in ([\d.]+) s")
+
+
+def copy_book(target: Path) -> None:
+    """Copy what a build reads: the config, the pages and the package."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+    shutil.copy2(REPO_ROOT / "mkdocs.yml", target / "mkdocs.yml")
+    shutil.copytree(REPO_ROOT / "docs", target / "docs", ignore=ignore)
+    shutil.copytree(REPO_ROOT / "ebm_book", target / "ebm_book", ignore=ignore)
+
+
+def build(book: Path) -> tuple[float, dict[str, float]]:
+    """Run ``mkdocs build --strict`` on the copy; return seconds and chapters executed."""
+    env = {
+        **os.environ,
+        "NO_MKDOCS_2_WARNING": "1",
+        "PYTHONPATH": str(book),  # chapters import the copy's ebm_book
+        "EBM_BOOK_NOTEBOOK_CACHE": str(book / ".cache" / "notebooks"),
+    }
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", "site"]
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=book, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    log = result.stdout + result.stderr
+    if result.returncode != 0:
+        sys.exit(f"mkdocs build failed:\n{log}")
+    return seconds, {name: float(s) for name, s in EXECUTED.findall(log)}
+
+
+def append_blank_line(path: Path) -> None:
+    """An edit that changes the file's bytes (and so its cache key) but not its meaning."""
+    with path.open("a", encoding="utf-8") as file:
+        file.write("\n")
+
+
+def verdict(seconds: float, budget: float) -> str:
+    return "ok" if seconds < budget else "OVER BUDGET"
+
+
+def report(label: str, seconds: float, executed: dict[str, float], budget: float | None = None):
+    names = ", ".join(Path(name).stem for name in executed) or "none"
+    budget_text = (
+        f"budget < {budget:>4.0f} s  {verdict(seconds, budget):<11}" if budget else " " * 27
+    )
+    print(f"{label:<34} {seconds:7.1f} s   {budget_text} executed: {names}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    chapters = sorted(p.stem for p in (REPO_ROOT / "docs" / "chapters").glob("*.py"))
+    parser.add_argument("--chapter", default=chapters[0], choices=chapters)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="ebm-book-benchmark-") as folder:
+        book = Path(folder)
+        copy_book(book)
+        print(f"Benchmarking {len(chapters)} chapter(s) on a copy of the book in {book}\n")
+
+        cold, cold_executed = build(book)
+        report("cold build (empty cache)", cold, cold_executed, BUDGET_COLD_S)
+        warm, executed = build(book)
+        report("warm rebuild (nothing changed)", warm, executed, BUDGET_WARM_S)
+        append_blank_line(book / "docs" / "chapters" / f"{args.chapter}.py")
+        seconds, executed = build(book)
+        report(f"after editing {args.chapter}", seconds, executed)
+        append_blank_line(book / "ebm_book" / "__init__.py")
+        seconds, executed = build(book)
+        report("after editing ebm_book/__init__.py", seconds, executed)
+
+        print("\nchapter execution (cold build):")
+        for name, seconds in cold_executed.items():
+            budget = f"budget < {BUDGET_CHAPTER_S} s  {verdict(seconds, BUDGET_CHAPTER_S)}"
+            print(f"  {Path(name).name:<32} {seconds:7.1f} s   {budget}")
+
+
+if __name__ == "__main__":
+    main()

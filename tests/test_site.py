@@ -1,0 +1,243 @@
+"""The built site: every page exists, chapters executed cleanly, nothing is fetched
+from third-party hosts, MathJax is served locally, solutions are hidden, pages are light.
+
+The build itself (``mkdocs build --strict`` with a fresh notebook cache) happens
+once, in the ``built_site`` fixture of conftest.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jupytext
+import pytest
+from PIL import Image
+
+LOCAL_HOSTS = {"", "127.0.0.1", "localhost"}
+MAX_CHAPTER_HTML_BYTES = 150_000  # without embedded images and highlighted code
+MIN_PNG_SIDE = 50  # a real figure, not a 1x1 placeholder
+
+
+def html_of(built_site, page_path: str) -> str:
+    return (built_site.site_dir / page_path / "index.html").read_text(encoding="utf-8")
+
+
+def chapter_page_path(chapter_file: Path) -> str:
+    return f"chapters/{chapter_file.stem}/"
+
+
+class ResourceCollector(HTMLParser):
+    """Collects the URLs an HTML page makes the browser fetch (not plain links)."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[tuple[str, str]] = []
+        self.inline_css: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for name in ("src", "srcset", "poster", "data"):
+            if attrs.get(name):
+                self.urls.append((f"<{tag} {name}>", attrs[name]))
+        if tag == "link" and attrs.get("href"):
+            rel = attrs.get("rel", "")
+            if rel not in ("canonical", "alternate", "prev", "next"):
+                self.urls.append((f"<link rel={rel}>", attrs["href"]))
+        if attrs.get("style"):
+            self.inline_css.append(attrs["style"])
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag):
+        self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.inline_css.append(data)
+
+
+CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)|@import\s+['"]([^'"]+)""")
+
+
+def css_urls(css: str) -> list[str]:
+    return [a or b for a, b in CSS_URL.findall(css)]
+
+
+def third_party(url: str) -> bool:
+    parts = urlsplit(url.strip())
+    if parts.scheme in ("data", "blob"):
+        return False
+    return (parts.hostname or "") not in LOCAL_HOSTS or url.strip().startswith("//")
+
+
+def test_build_succeeded_without_warnings(built_site):
+    assert (built_site.site_dir / "index.html").is_file()
+    warnings = [line for line in built_site.log.splitlines() if line.startswith("WARNING")]
+    assert not warnings, "\n".join(warnings)
+
+
+def test_every_nav_page_is_built(built_site, page_path):
+    assert (built_site.site_dir / page_path / "index.html").is_file()
+
+
+def test_every_built_page_is_in_the_nav(built_site, nav_page_paths):
+    built = set()
+    for index in built_site.site_dir.rglob("index.html"):
+        folder = index.parent.relative_to(built_site.site_dir).as_posix()
+        built.add("" if folder == "." else folder + "/")
+    assert built == set(nav_page_paths)
+
+
+def test_chapter_has_figures(built_site, chapter_file):
+    html = html_of(built_site, chapter_page_path(chapter_file))
+    images = re.findall(r'<img[^>]+src="data:image/png;base64,([^"]+)"', html)
+    assert images, f"{chapter_file.name}: no figures in the built page"
+    for data in images:
+        width, height = Image.open(io.BytesIO(base64.b64decode(data))).size
+        assert min(width, height) >= MIN_PNG_SIDE, f"{chapter_file.name}: tiny figure"
+
+
+def test_chapter_executed_every_cell(built_site, chapter_file):
+    """Every code cell ran (numbered prompt), so the page shows this build's results."""
+    html = html_of(built_site, chapter_page_path(chapter_file))
+    prompts = re.findall(r'jp-InputPrompt jp-InputArea-prompt">In\s*\[([^\]]*)\]', html)
+    code_cells = [c for c in jupytext.read(chapter_file).cells if c.cell_type == "code"]
+    assert len(prompts) == len(code_cells)
+    assert all(number.strip().isdigit() for number in prompts), prompts
+
+
+def test_chapter_has_no_error_output(built_site, chapter_file):
+    html = html_of(built_site, chapter_page_path(chapter_file))
+    assert "Traceback" not in html, f"{chapter_file.name}: a traceback is rendered"
+    assert "jp-OutputArea-error" not in html
+    stderr_outputs = re.findall(
+        r'data-mime-type="application/vnd.jupyter.stderr">(.*?)</div>', html, re.DOTALL
+    )
+    for text in stderr_outputs:
+        assert not re.search(r"Error|Warning|Exception", text), (
+            f"{chapter_file.name} prints an error or warning:\n{text[:2000]}"
+        )
+
+
+def test_solutions_are_hidden_until_clicked(built_site, chapter_file):
+    notebook = jupytext.read(chapter_file)
+    tagged = [c for c in notebook.cells if "solution" in c.metadata.get("tags", [])]
+    if not tagged:
+        pytest.skip(f"{chapter_file.name} has no solution cells")
+    html = html_of(built_site, chapter_page_path(chapter_file))
+    summaries = re.findall(r'<details class="success"><summary>Solution</summary>', html)
+    assert len(summaries) == len(tagged)
+    for cell in re.finditer(r"celltag_solution", html):
+        opened = html.rfind('<details class="success">', 0, cell.start())
+        assert opened >= 0 and "</details>" not in html[opened : cell.start()], (
+            f"{chapter_file.name}: a solution cell is outside a <details>"
+        )
+
+
+def test_no_resources_from_third_party_hosts(built_site):
+    offenders = []
+    for path in built_site.site_dir.rglob("*"):
+        if path.suffix == ".html":
+            collector = ResourceCollector()
+            collector.feed(path.read_text(encoding="utf-8"))
+            urls = collector.urls + [
+                ("css url()", u) for c in collector.inline_css for u in css_urls(c)
+            ]
+        elif path.suffix == ".css":
+            urls = [("css url()", u) for u in css_urls(path.read_text(encoding="utf-8"))]
+        else:
+            continue
+        site_path = path.relative_to(built_site.site_dir)
+        offenders += [f"{site_path}: {kind} {url}" for kind, url in urls if third_party(url)]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_no_web_font_services(built_site):
+    for path in built_site.site_dir.rglob("*"):
+        if path.suffix in (".html", ".css"):
+            text = path.read_text(encoding="utf-8")
+            assert "fonts.googleapis" not in text and "fonts.gstatic" not in text, path
+
+
+def test_mathjax_is_served_by_the_site(built_site):
+    mathjax = built_site.site_dir / "assets" / "mathjax" / "tex-svg-full.js"
+    assert mathjax.is_file() and mathjax.stat().st_size > 1_000_000
+    html = (built_site.site_dir / "index.html").read_text(encoding="utf-8")
+    config = html.index('src="javascripts/mathjax-config.js"')
+    assert config < html.index('src="assets/mathjax/tex-svg-full.js"'), "config must load first"
+
+
+def test_no_cdn_mathjax_loader(built_site):
+    """mkdocs-jupyter's own MathJax loader (pointing at a CDN) is removed from every page."""
+    for path in built_site.site_dir.rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        assert "data-mkdocs-jupyter-mathjax" not in text, path
+        assert "cdn.jsdelivr" not in text and "cdnjs" not in text, path
+
+
+def test_chapter_page_is_light(built_site, chapter_file):
+    """The notebook CSS is one shared, cached file, not inlined into every chapter.
+
+    The size budget counts the page without what grows with the chapter's own
+    content: embedded figures and the syntax-highlighting markup of its code.
+    """
+    html = html_of(built_site, chapter_page_path(chapter_file))
+    inline_styles = re.findall(r"<style[^>]*>(.*?)</style>", html, re.DOTALL)
+    assert all(len(css) < 10_000 for css in inline_styles), "large inline <style> left"
+    sheets = re.findall(
+        r'<link rel="stylesheet" href="([^"]*assets/notebook/notebook\.[^"]+)"', html
+    )
+    assert len(sheets) == 1
+    sheet = (built_site.site_dir / chapter_page_path(chapter_file) / sheets[0]).resolve()
+    assert sheet.is_file() and ".jupyter-wrapper" in sheet.read_text(encoding="utf-8")
+    without_images = re.sub(r'src="data:[^"]*"', 'src=""', html)
+    without_code = re.sub(r"<pre><code>.*?</code></pre>", "", without_images, flags=re.DOTALL)
+    size = len(without_code.encode())
+    assert size < MAX_CHAPTER_HTML_BYTES, f"{chapter_file.name}: {size} bytes of HTML"
+
+
+# --- the hooks' logic, on small inputs --------------------------------------
+
+
+def test_solution_wrapping_keeps_nested_cells_whole(load_hook):
+    solutions = load_hook("solutions")
+    html = (
+        '<div class="jp-Cell celltag_solution"><div>in</div><div><div>out</div></div></div>'
+        '<div class="jp-Cell">next</div>'
+    )
+    wrapped = solutions.wrap_solutions(html)
+    assert wrapped == (
+        '<details class="success"><summary>Solution</summary>\n'
+        '<div class="jp-Cell celltag_solution"><div>in</div><div><div>out</div></div></div>'
+        '\n</details><div class="jp-Cell">next</div>'
+    )
+    assert (
+        solutions.wrap_solutions('<div class="jp-Cell">x</div>') == '<div class="jp-Cell">x</div>'
+    )
+
+
+def test_package_digest_changes_with_any_package_file(load_hook, tmp_path):
+    digest = load_hook("execution_cache").package_digest
+    (tmp_path / "module.py").write_text("x = 1\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "table.csv").write_text("a,b\n")
+    original = digest(tmp_path)
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "module.cpython-312.pyc").write_bytes(b"\0")
+    assert digest(tmp_path) == original, "bytecode must not invalidate the cache"
+    (tmp_path / "data" / "table.csv").write_text("a,b,c\n")
+    assert digest(tmp_path) != original
+
+
+def test_code_cells_use_materials_copy_button(built_site, chapter_file):
+    """No per-cell copy widget; each highlighted cell is a ``pre > code`` that Material equips."""
+    html = html_of(built_site, chapter_page_path(chapter_file))
+    assert "<clipboard-copy" not in html and "clipboard-copy-txt" not in html
+    code_cells = [c for c in jupytext.read(chapter_file).cells if c.cell_type == "code"]
+    highlighted = re.findall(r'<div class="highlight-ipynb[^"]*">\s*<pre><code>', html)
+    assert len(highlighted) == len(code_cells)
