@@ -9,7 +9,8 @@ search.
 
 Screenshots of every page land in build/screenshots/ for people to look at.
 
-Needs Chromium at /usr/bin/chromium (``apt-get install chromium``). Without it
+Needs Chromium at /usr/bin/chromium (``apt-get install chromium``), or at the path in
+the environment variable EBM_BOOK_CHROMIUM. Without it
 these tests are skipped, unless EBM_BOOK_REQUIRE_BROWSER=1, then they fail.
 """
 
@@ -25,7 +26,7 @@ import jupytext
 import pytest
 from PIL import Image
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("EBM_BOOK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -346,4 +347,39 @@ def test_search_finds_chapter(tab, site_url, term):
     results.first.wait_for(timeout=15_000)
     found = {urlsplit(href).path for href in results.evaluate_all("a => a.map(l => l.href)")}
     assert any(f"/{path}" in found for path in expected), f"{term!r}: {sorted(found)}"
+    tab.problems.assert_none()
+
+
+CHAPTER_STEMS = [c.stem for c in sorted((REPO_ROOT / "docs" / "chapters").glob("*.py"))]
+
+
+@pytest.mark.parametrize("chapter", CHAPTER_STEMS)
+@pytest.mark.parametrize("scheme", ["light"])
+def test_colab_badge_and_notebook_download(tab, site_url, chapter, tmp_path):
+    """The buttons under the title: Colab opens the published notebook; the download is a notebook."""
+    import json
+
+    import nbformat
+    import yaml
+
+    repository = yaml.safe_load((REPO_ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["extra"][
+        "repository"
+    ]
+    tab.goto(f"{site_url}chapters/{chapter}/", wait_until="load")
+    colab = tab.locator("a.ebm-colab")
+    assert colab.is_visible()
+    assert colab.get_attribute("href") == (
+        f"https://colab.research.google.com/github/{repository}/blob/gh-pages/notebooks/{chapter}.ipynb"
+    )
+    with tab.expect_download() as download_info:
+        tab.locator("a.ebm-download").click()
+    download = download_info.value
+    assert download.suggested_filename == f"{chapter}.ipynb"
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    text = path.read_text(encoding="utf-8")
+    json.loads(text)
+    notebook = nbformat.reads(text, as_version=4)
+    nbformat.validate(notebook)
+    jupytext.reads(text, fmt="ipynb")
     tab.problems.assert_none()

@@ -582,7 +582,8 @@ print(
 # trades $Z$ for *samples from the model*, which are just as hard to get in high
 # dimension. The rest of this book follows a different road: the **score**
 # $\nabla_x \log p_\theta(x) = -\nabla_x E_\theta(x)$, in which $Z_\theta$ does not appear
-# at all, because it does not depend on $x$. Chapter 2 builds a sampler out of it.
+# at all, because it does not depend on $x$. [Chapter 2](02_score_and_langevin.py) builds a
+# sampler out of it.
 #
 # ### Exercise 1.3: an importance-sampling estimate of $Z$
 #
@@ -660,7 +661,7 @@ check_importance_sampling(estimate_z_solution)
 #   importance sampling fails later but just as surely, and its error bars fail with it.
 # - Maximum likelihood needs $\nabla_\theta \log Z_\theta$, i.e. samples from the model. The
 #   score $\nabla_x \log p(x) = -\nabla_x E(x)/T$ does not involve $Z$ at all: it is the
-#   subject of the next chapter.
+#   subject of the [next chapter](02_score_and_langevin.py).
 #
 # ## References
 #
