@@ -11,6 +11,7 @@ with respect to the model's parameters.
 | [`implicit_score_matching`][ebm_book.losses.implicit_score_matching] | $d$ backward passes (exact Jacobian trace) | Hyvärinen (2005) |
 | [`sliced_score_matching`][ebm_book.losses.sliced_score_matching] | one backward pass per projection | Song et al. (2019) |
 | [`denoising_score_matching`][ebm_book.losses.denoising_score_matching] | only Gaussian noise | Vincent (2011) |
+| [`multi_noise_denoising_score_matching`][ebm_book.losses.multi_noise_denoising_score_matching] | a noise-conditional model | Song & Ermon (2019) |
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "denoising_score_matching",
     "explicit_score_matching",
     "implicit_score_matching",
+    "multi_noise_denoising_score_matching",
     "sliced_score_matching",
 ]
 
@@ -158,3 +160,49 @@ def denoising_score_matching(
     z = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
     noisy = x + sigma * z
     return 0.5 * ((_scores(model, noisy) + z / sigma) ** 2).sum(dim=1).mean()
+
+
+def multi_noise_denoising_score_matching(
+    model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""The NCSN objective: denoising score matching at many noise levels at once.
+
+    Each data point gets a noise level $\sigma$ drawn uniformly from ``sigmas``, and the
+    per-level losses are weighted by $\lambda(\sigma) = \sigma^2$ (Song & Ermon, 2019):
+
+    $$
+    J(\theta) = \mathbb{E}_{\sigma}\,\mathbb{E}_{x, z}\Big[\tfrac12\,\sigma^2\,
+    \big\lVert s_\theta(x + \sigma z, \sigma) + z/\sigma \big\rVert^2\Big]
+    = \mathbb{E}\Big[\tfrac12\,\big\lVert \sigma\, s_\theta(x + \sigma z, \sigma) + z \big\rVert^2\Big].
+    $$
+
+    Why $\sigma^2$: the target $-z/\sigma$ has size $\propto 1/\sigma$, so the unweighted
+    loss at level $\sigma$ scales like $1/\sigma^2$; the weight makes every level
+    contribute on the same scale, and no level dominates training.
+
+    Examples
+    --------
+    With the exact noisy score of standard Gaussian data, $-\tilde x/(1+\sigma^2)$, each
+    level's weighted loss is $\tfrac{d}{2}/(1+\sigma^2)$, of order one at every level:
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(200_000, 2, generator=g)
+    >>> exact = lambda y, s: -y / (1 + s[:, None] ** 2)
+    >>> loss = multi_noise_denoising_score_matching(exact, x, torch.tensor([1.0]), g)
+    >>> round(loss.item(), 2)  # (2 / 2) / (1 + 1)
+    0.5
+    """
+    from .noise import check_sigmas
+
+    check_points(x)
+    sigmas = check_sigmas(sigmas).to(device=x.device, dtype=x.dtype)
+    index = torch.randint(len(sigmas), (x.shape[0],), generator=generator).to(x.device)
+    sigma = sigmas[index]
+    z = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    scores = model(x + sigma[:, None] * z, sigma)
+    if not isinstance(scores, torch.Tensor) or scores.shape != x.shape:
+        raise ValueError(f"the score model must map x of shape {tuple(x.shape)} to the same shape.")
+    return 0.5 * ((sigma[:, None] * scores + z) ** 2).sum(dim=1).mean()

@@ -16,7 +16,7 @@ from torch import nn
 from ._validation import check_points, check_positive_int
 from .score import score_from_energy
 
-__all__ = ["EnergyMLP", "ScoreMLP", "mlp"]
+__all__ = ["EnergyMLP", "NoiseConditionalScoreMLP", "ScoreMLP", "mlp"]
 
 
 def mlp(in_dim: int, out_dim: int, hidden: int = 128, depth: int = 3) -> nn.Sequential:
@@ -87,3 +87,38 @@ class EnergyMLP(nn.Module):
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         return score_from_energy(self, x, create_graph=True)
+
+
+class NoiseConditionalScoreMLP(nn.Module):
+    r"""A noise-conditional score model $s_\theta(x, \sigma) \approx \nabla_x \log p_\sigma(x)$.
+
+    The network sees $x$ together with $\log \sigma$, and its output is divided by
+    $\sigma$ (NCSNv2's technique 3): the true score of $p_\sigma$ scales like $1/\sigma$,
+    so the network only has to produce outputs of order one at every noise level.
+
+    Examples
+    --------
+    >>> model = NoiseConditionalScoreMLP(dim=2, hidden=32)
+    >>> model(torch.zeros(10, 2), 0.5).shape  # one sigma for the batch
+    torch.Size([10, 2])
+    >>> model(torch.zeros(10, 2), torch.full((10,), 0.5)).shape  # or one per point
+    torch.Size([10, 2])
+    """
+
+    def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3) -> None:
+        super().__init__()
+        self.dim = dim
+        self.net = mlp(dim + 1, dim, hidden, depth)
+
+    def forward(self, x: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
+        check_points(x, self.dim)
+        sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
+        if sigma.ndim == 0:
+            sigma = sigma.expand(x.shape[0])
+        if sigma.shape != (x.shape[0],) or (sigma <= 0).any():
+            raise ValueError(
+                f"sigma must be a positive number or a tensor of shape ({x.shape[0]},); "
+                f"got shape {tuple(sigma.shape)}."
+            )
+        features = torch.cat([x, torch.log(sigma)[:, None]], dim=1)
+        return self.net(features) / sigma[:, None]

@@ -20,6 +20,7 @@ from PIL import Image
 
 LOCAL_HOSTS = {"", "127.0.0.1", "localhost"}
 MAX_CHAPTER_HTML_BYTES = 150_000  # without embedded images and highlighted code
+MAX_CHAPTER_PAGE_BYTES = 2_000_000  # the whole page, figures included
 MIN_PNG_SIDE = 50  # a real figure, not a 1x1 placeholder
 
 
@@ -199,6 +200,38 @@ def test_chapter_page_is_light(built_site, chapter_file):
     without_code = re.sub(r"<pre><code>.*?</code></pre>", "", without_images, flags=re.DOTALL)
     size = len(without_code.encode())
     assert size < MAX_CHAPTER_HTML_BYTES, f"{chapter_file.name}: {size} bytes of HTML"
+
+
+def test_whole_chapter_page_with_figures_stays_under_2_mb(built_site, chapter_file):
+    """Figures are embedded in the page; with them, a chapter must stay under 2 MB."""
+    page = built_site.site_dir / chapter_page_path(chapter_file) / "index.html"
+    size = page.stat().st_size
+    assert size < MAX_CHAPTER_PAGE_BYTES, f"{chapter_file.name}: {size / 1e6:.2f} MB"
+
+
+def test_palette_compression_keeps_the_picture(load_hook):
+    """A plot re-encoded with a palette keeps its size and its pixels (up to palette rounding)."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image, ImageChops
+
+    fig, ax = plt.subplots(figsize=(3, 2), dpi=100)
+    ax.plot([0, 1, 2], [0, 1, 0])
+    ax.contourf([[0, 1], [1, 2]], levels=10)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    original = buffer.getvalue()
+    recoded = load_hook("page_weight").palette_png(original)
+    assert len(recoded) < len(original)
+    before, after = (
+        Image.open(io.BytesIO(original)).convert("RGB"),
+        Image.open(io.BytesIO(recoded)).convert("RGB"),
+    )
+    assert before.size == after.size
+    difference = ImageChops.difference(before, after).getextrema()
+    assert max(high for _, high in difference) < 40  # no channel moves by more than 40/255
 
 
 # --- the hooks' logic, on small inputs --------------------------------------
