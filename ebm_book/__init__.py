@@ -5,10 +5,11 @@ One concept per module (see the book's API reference):
 - `energies`: energy functions and their Boltzmann distributions;
 - `partition`: estimators of the partition function;
 - `score`: the score function by autograd;
-- `sampling`: Langevin dynamics and MALA;
+- `sampling`: Langevin dynamics, MALA, annealed Langevin, reverse SDE and probability flow;
 - `metrics`: sample-quality measures (MMD, sliced Wasserstein, mode weights);
 - `losses`: score-matching objectives (explicit, implicit, sliced, denoising);
-- `nets`: small score and energy networks;
+- `nets`: small score and energy networks, and a noise-conditional score network;
+- `noise`: noise-level schedules and the NCSNv2 heuristics;
 - `training`: one plain, seeded training loop;
 - `datasets`: seeded 2-D toy data;
 - `plotting`: the book's figures and house style;
