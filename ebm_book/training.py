@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from tqdm.auto import tqdm
 
 from ._validation import check_points, check_positive, check_positive_int
 
@@ -64,6 +63,10 @@ def train(
     check_positive_int(n_steps, "n_steps")
     check_positive_int(batch_size, "batch_size")
     lr = check_positive(lr, "lr")
+    # Imported here, not at the top: importing tqdm.auto in a notebook without ipywidgets
+    # prints a warning, and ebm_book should import silently.
+    from tqdm.auto import tqdm
+
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = []

@@ -113,8 +113,12 @@ landscapes = {
 }
 fig, (ax_energy, ax_density) = plt.subplots(1, 2, figsize=(10, 3.6))
 for label, energy in landscapes.items():
-    plotting.plot_energy_1d(energy, xlim=(-2.2, 2.2), ax=ax_energy, label=label)
-    plotting.plot_density_1d(energy, xlim=(-2.2, 2.2), ax=ax_density, label=label)
+    plotting.plot_energy_1d(
+        energy, xlim=(-2.2, 2.2), ax=ax_energy, label=label
+    )
+    plotting.plot_density_1d(
+        energy, xlim=(-2.2, 2.2), ax=ax_density, label=label
+    )
 ax_energy.set(ylim=(-0.2, 6), title="Energies $E(x)$")
 ax_density.set(title="Densities $p(x) = e^{-E(x)}/Z$")
 ax_density.legend()
@@ -132,7 +136,9 @@ plt.show()
 
 
 # %%
-def gaussian_energy(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+def gaussian_energy(
+    x: torch.Tensor, mean: float, std: float
+) -> torch.Tensor:
     """Energy of N(mean, std**2) at each point of x (shape (N, 1)); returns shape (N,)."""
     # TODO: your code here
     raise NotImplementedError
@@ -146,7 +152,9 @@ import torch
 from ebm_book.exercises import check_gaussian_energy
 
 
-def gaussian_energy_solution(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+def gaussian_energy_solution(
+    x: torch.Tensor, mean: float, std: float
+) -> torch.Tensor:
     # -log N(x; mean, std^2) without its constant log(sqrt(2 pi) std)
     return (x[:, 0] - mean) ** 2 / (2 * std**2)
 
@@ -199,9 +207,13 @@ tilted_well = energies.DoubleWell(barrier=2.0, tilt=0.5)
 temperatures = [0.25, 0.5, 1.0, 2.0, 4.0]
 
 fig, (ax_energy, ax_density) = plt.subplots(1, 2, figsize=(10, 3.6))
-plotting.plot_energy_1d(tilted_well, xlim=(-2, 2), ax=ax_energy, color="k")
+plotting.plot_energy_1d(
+    tilted_well, xlim=(-2, 2), ax=ax_energy, color="k"
+)
 ax_energy.set(ylim=(-1, 5), title="Tilted double well $E(x)$")
-colors = plt.cm.plasma(torch.linspace(0.1, 0.85, len(temperatures)).numpy())
+colors = plt.cm.plasma(
+    torch.linspace(0.1, 0.85, len(temperatures)).numpy()
+)
 for temperature, color in zip(temperatures, colors):
     plotting.plot_density_1d(
         tilted_well,
@@ -225,19 +237,40 @@ plt.show()
 
 # %%
 def mass_left_of_zero(energy, temperature):
-    left = partition.quadrature_partition(energy, [(-4.0, 0.0)], 2001, temperature)
-    right = partition.quadrature_partition(energy, [(0.0, 4.0)], 2001, temperature)
+    left = partition.quadrature_partition(
+        energy, [(-4.0, 0.0)], 2001, temperature
+    )
+    right = partition.quadrature_partition(
+        energy, [(0.0, 4.0)], 2001, temperature
+    )
     return left.value / (left.value + right.value)
 
 
-minima = torch.tensor([[-1.06], [0.94]])  # approximate minima of the tilted well
-depth_gap = (tilted_well.energy(minima)[1] - tilted_well.energy(minima)[0]).item()
+minima = torch.tensor(
+    [[-1.06], [0.94]]
+)  # approximate minima of the tilted well
+depth_gap = (
+    tilted_well.energy(minima)[1] - tilted_well.energy(minima)[0]
+).item()
 rows = []
 for temperature in temperatures:
     p_left = mass_left_of_zero(tilted_well, temperature)
-    rows.append([temperature, p_left, p_left / (1 - p_left), math.exp(depth_gap / temperature)])
+    rows.append(
+        [
+            temperature,
+            p_left,
+            p_left / (1 - p_left),
+            math.exp(depth_gap / temperature),
+        ]
+    )
 plotting.show_table(
-    ["temperature $T$", "$P_T(x<0)$", "odds left : right", "$e^{\\Delta E/T}$"], rows
+    [
+        "temperature $T$",
+        "$P_T(x<0)$",
+        "odds left : right",
+        "$e^{\\Delta E/T}$",
+    ],
+    rows,
 )
 
 # %% [markdown]
@@ -268,7 +301,9 @@ plotting.show_table(
 
 
 # %%
-def boltzmann_probabilities(energies: torch.Tensor, temperature: float) -> torch.Tensor:
+def boltzmann_probabilities(
+    energies: torch.Tensor, temperature: float
+) -> torch.Tensor:
     """p_i = exp(-E_i / T) / sum_j exp(-E_j / T), numerically stable."""
     # TODO: your code here
     raise NotImplementedError
@@ -282,7 +317,9 @@ import torch
 from ebm_book.exercises import check_boltzmann_probabilities
 
 
-def boltzmann_probabilities_solution(energies: torch.Tensor, temperature: float) -> torch.Tensor:
+def boltzmann_probabilities_solution(
+    energies: torch.Tensor, temperature: float
+) -> torch.Tensor:
     # Shifting by the minimum energy changes no probability, and keeps exp() in [0, 1].
     weights = torch.exp(-(energies - energies.min()) / temperature)
     return weights / weights.sum()
@@ -307,7 +344,11 @@ check_boltzmann_probabilities(boltzmann_probabilities_solution)
 mixture = energies.GaussianMixture(
     means=[[-1.5, -1.0], [1.5, -0.5], [0.0, 1.6]],
     covs=torch.tensor(
-        [[[0.3, 0.15], [0.15, 0.3]], [[0.5, -0.2], [-0.2, 0.3]], [[0.2, 0.0], [0.0, 0.2]]]
+        [
+            [[0.3, 0.15], [0.15, 0.3]],
+            [[0.5, -0.2], [-0.2, 0.3]],
+            [[0.2, 0.0], [0.0, 0.2]],
+        ]
     ),
     weights=[0.5, 0.3, 0.2],
 )
@@ -315,17 +356,23 @@ landscapes_2d = {
     "Gaussian mixture": mixture,
     "ring": energies.Ring(radius=2.0, width=0.3),
     "banana": energies.Banana(curvature=0.6, scale=1.2),
-    "double well": energies.DoubleWell(barrier=2.0, separation=1.5, dim=2),
+    "double well": energies.DoubleWell(
+        barrier=2.0, separation=1.5, dim=2
+    ),
 }
 window = (-3.2, 3.2)
 
 fig = plt.figure(figsize=(11, 8.4))
 for column, (name, energy) in enumerate(landscapes_2d.items()):
     ax = fig.add_subplot(3, 4, column + 1)
-    plotting.plot_energy_2d(energy, window, window, ax=ax, max_energy=8.0, colorbar=False)
+    plotting.plot_energy_2d(
+        energy, window, window, ax=ax, max_energy=8.0, colorbar=False
+    )
     ax.set(title=f"{name}: $E(x)$", xlabel="")
     ax = fig.add_subplot(3, 4, column + 5, projection="3d")
-    plotting.plot_surface_3d(energy, window, window, ax=ax, n=40, max_value=8.0)
+    plotting.plot_surface_3d(
+        energy, window, window, ax=ax, n=40, max_value=8.0
+    )
     ax.set(title="surface", xlabel="", ylabel="", zlabel="")
     ax = fig.add_subplot(3, 4, column + 9)
     plotting.plot_density_2d(energy, window, window, ax=ax)
@@ -346,8 +393,12 @@ plt.show()
 
 # %%
 n_samples = 4000
-samples = mixture.sample(n_samples, generator=torch.Generator().manual_seed(1))
-fractions = torch.bincount(mixture.assign(samples), minlength=3) / n_samples
+samples = mixture.sample(
+    n_samples, generator=torch.Generator().manual_seed(1)
+)
+fractions = (
+    torch.bincount(mixture.assign(samples), minlength=3) / n_samples
+)
 
 fig, ax = plt.subplots(figsize=(5, 4.5))
 plotting.plot_density_2d(mixture, window, window, ax=ax)
@@ -355,9 +406,13 @@ plotting.plot_samples(samples, ax=ax, color="white", size=2, alpha=0.4)
 ax.set(title=f"{n_samples} exact samples on the mixture density")
 plt.show()
 
-for k, (weight, fraction) in enumerate(zip(mixture.weights.tolist(), fractions.tolist())):
+for k, (weight, fraction) in enumerate(
+    zip(mixture.weights.tolist(), fractions.tolist())
+):
     stderr = math.sqrt(weight * (1 - weight) / n_samples)
-    print(f"component {k}: weight {weight:.2f}, fraction of samples {fraction:.3f} ± {stderr:.3f}")
+    print(
+        f"component {k}: weight {weight:.2f}, fraction of samples {fraction:.3f} ± {stderr:.3f}"
+    )
 
 # %% [markdown]
 # (A sample is attributed to its most responsible component, which shifts a little mass
@@ -381,12 +436,19 @@ for k, (weight, fraction) in enumerate(zip(mixture.weights.tolist(), fractions.t
 # sum of $e^{-E/T}$ over the grid nodes. In two dimensions it is superb:
 
 # %%
-bounds = {"ring": [(-5, 5), (-5, 5)], "banana": [(-7, 7), (-8, 30)]}  # boxes holding the mass
+bounds = {
+    "ring": [(-5, 5), (-5, 5)],
+    "banana": [(-7, 7), (-8, 30)],
+}  # boxes holding the mass
 rows = []
-for name, energy in list(landscapes_2d.items())[1:3]:  # ring and banana: Z known exactly
+for name, energy in list(landscapes_2d.items())[
+    1:3
+]:  # ring and banana: Z known exactly
     exact = math.exp(energy.log_partition())
     for n in (11, 21, 41, 81):
-        estimate = partition.quadrature_partition(energy, bounds[name], n_per_axis=n)
+        estimate = partition.quadrature_partition(
+            energy, bounds[name], n_per_axis=n
+        )
         rows.append(
             [
                 name,
@@ -425,16 +487,26 @@ batch = torch.randn(1_000_000, 10)
 start = time.perf_counter()
 for _ in range(5):
     standard_gaussian_energy(batch)
-evaluations_per_second = 5 * batch.shape[0] / (time.perf_counter() - start)
-print(f"about {evaluations_per_second:.2g} energy evaluations per second (10-D, this machine)")
+evaluations_per_second = (
+    5 * batch.shape[0] / (time.perf_counter() - start)
+)
+print(
+    f"about {evaluations_per_second:.2g} energy evaluations per second (10-D, this machine)"
+)
 
 seconds_per_year = 3600 * 24 * 365
 rows = []
 for d in (1, 2, 3, 5, 10, 20):
     seconds = 100.0**d / evaluations_per_second
-    duration = f"{seconds:.2g} s" if seconds < 3600 else f"{seconds / seconds_per_year:.2g} years"
+    duration = (
+        f"{seconds:.2g} s"
+        if seconds < 3600
+        else f"{seconds / seconds_per_year:.2g} years"
+    )
     rows.append([d, f"{100.0**d:.0e}", duration])
-plotting.show_table(["dimension $d$", "grid nodes ($n = 100$)", "time"], rows)
+plotting.show_table(
+    ["dimension $d$", "grid nodes ($n = 100$)", "time"], rows
+)
 
 # %% [markdown]
 # A 28 × 28 image has $d = 784$. Quadrature is hopeless long before that.
@@ -471,25 +543,37 @@ plotting.show_table(["dimension $d$", "grid nodes ($n = 100$)", "time"], rows)
 
 # %%
 def rms_relative_error(estimates, exact_log_z):
-    errors = torch.tensor([e.relative_error(math.exp(exact_log_z)) for e in estimates])
+    errors = torch.tensor(
+        [e.relative_error(math.exp(exact_log_z)) for e in estimates]
+    )
     return errors.pow(2).mean().sqrt().item()
 
 
-def compare_estimators(dims, n_samples=10_000, repeats=20, proposal_scale=1.2, seed=0):
+def compare_estimators(
+    dims, n_samples=10_000, repeats=20, proposal_scale=1.2, seed=0
+):
     generator = torch.Generator().manual_seed(seed)
     results = []
     for d in dims:
         exact_log_z = 0.5 * d * math.log(2 * math.pi)
-        proposal = energies.Gaussian(torch.zeros(d), cov=proposal_scale**2)
+        proposal = energies.Gaussian(
+            torch.zeros(d), cov=proposal_scale**2
+        )
         mc = [
             partition.monte_carlo_partition(
-                standard_gaussian_energy, [(-5, 5)] * d, n_samples, generator=generator
+                standard_gaussian_energy,
+                [(-5, 5)] * d,
+                n_samples,
+                generator=generator,
             )
             for _ in range(repeats)
         ]
         imp = [
             partition.importance_sampling_partition(
-                standard_gaussian_energy, proposal, n_samples, generator=generator
+                standard_gaussian_energy,
+                proposal,
+                n_samples,
+                generator=generator,
             )
             for _ in range(repeats)
         ]
@@ -498,8 +582,10 @@ def compare_estimators(dims, n_samples=10_000, repeats=20, proposal_scale=1.2, s
                 "d": d,
                 "mc_error": rms_relative_error(mc, exact_log_z),
                 "is_error": rms_relative_error(imp, exact_log_z),
-                "is_reported": sum(e.relative_std_error for e in imp) / repeats,
-                "is_ess": sum(e.effective_sample_size for e in imp) / repeats,
+                "is_reported": sum(e.relative_std_error for e in imp)
+                / repeats,
+                "is_ess": sum(e.effective_sample_size for e in imp)
+                / repeats,
             }
         )
     return results
@@ -515,12 +601,26 @@ plotting.show_table(
         "IS: reported std. error",
         "IS: effective sample size",
     ],
-    [[r["d"], r["mc_error"], r["is_error"], r["is_reported"], r["is_ess"]] for r in results],
+    [
+        [
+            r["d"],
+            r["mc_error"],
+            r["is_error"],
+            r["is_reported"],
+            r["is_ess"],
+        ]
+        for r in results
+    ],
 )
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 4))
-ax.loglog(dims, [r["mc_error"] for r in results], "o-", label="uniform Monte Carlo in $[-5, 5]^d$")
+ax.loglog(
+    dims,
+    [r["mc_error"] for r in results],
+    "o-",
+    label="uniform Monte Carlo in $[-5, 5]^d$",
+)
 ax.loglog(
     dims,
     [r["is_error"] for r in results],
@@ -595,7 +695,9 @@ print(
 
 
 # %%
-def estimate_z(energy, proposal, n: int, generator: torch.Generator) -> float:
+def estimate_z(
+    energy, proposal, n: int, generator: torch.Generator
+) -> float:
     """Importance-sampling estimate of Z = integral of exp(-E(x)) dx."""
     # TODO: your code here
     raise NotImplementedError
@@ -609,11 +711,18 @@ import torch
 from ebm_book.exercises import check_importance_sampling
 
 
-def estimate_z_solution(energy, proposal, n: int, generator: torch.Generator) -> float:
+def estimate_z_solution(
+    energy, proposal, n: int, generator: torch.Generator
+) -> float:
     x = proposal.sample(n, generator=generator)
-    log_weights = -energy(x) - proposal.log_prob(x)  # log of exp(-E(x)) / q(x)
+    log_weights = -energy(x) - proposal.log_prob(
+        x
+    )  # log of exp(-E(x)) / q(x)
     # mean of the weights, computed in log space so large energies cannot overflow
-    return torch.exp(torch.logsumexp(log_weights, dim=0) - torch.log(torch.tensor(float(n)))).item()
+    return torch.exp(
+        torch.logsumexp(log_weights, dim=0)
+        - torch.log(torch.tensor(float(n)))
+    ).item()
 
 
 check_importance_sampling(estimate_z_solution)

@@ -89,7 +89,11 @@ torch.manual_seed(0)
 mixture = energies.GaussianMixture(
     means=[[-1.5, -1.0], [1.5, -0.5], [0.0, 1.6]],
     covs=torch.tensor(
-        [[[0.3, 0.15], [0.15, 0.3]], [[0.5, -0.2], [-0.2, 0.3]], [[0.2, 0.0], [0.0, 0.2]]]
+        [
+            [[0.3, 0.15], [0.15, 0.3]],
+            [[0.5, -0.2], [-0.2, 0.3]],
+            [[0.2, 0.0], [0.0, 0.2]],
+        ]
     ),
     weights=[0.5, 0.3, 0.2],
 )
@@ -97,7 +101,9 @@ landscapes = {
     "Gaussian mixture": mixture,
     "ring": energies.Ring(radius=2.0, width=0.3),
     "banana": energies.Banana(curvature=0.6, scale=1.2),
-    "double well": energies.DoubleWell(barrier=2.0, separation=1.5, dim=2),
+    "double well": energies.DoubleWell(
+        barrier=2.0, separation=1.5, dim=2
+    ),
 }
 window = (-3.2, 3.2)
 
@@ -138,7 +144,9 @@ def score_norm(energy, point):
 
 # The saddle between the first two modes: where the score is smallest on the segment joining them.
 segment = torch.linspace(0, 1, 2001)[:, None]
-path = mixture.means[0] + segment * (mixture.means[1] - mixture.means[0])
+path = mixture.means[0] + segment * (
+    mixture.means[1] - mixture.means[0]
+)
 saddle = path[mixture.score(path).norm(dim=1)[200:1800].argmin() + 200]
 print(
     f"|s| at the heaviest mode's mean       : {score_norm(mixture, mixture.means[0].tolist()):.3f}"
@@ -146,8 +154,12 @@ print(
 print(
     f"|s| at the saddle {[round(v, 2) for v in saddle.tolist()]} : {score_norm(mixture, saddle.tolist()):.3f}"
 )
-print(f"|s| halfway up a valley wall (1, 1.6) : {score_norm(mixture, [1.0, 1.6]):.1f}")
-print(f"|s| far away at (3, 3)                : {score_norm(mixture, [3.0, 3.0]):.1f}")
+print(
+    f"|s| halfway up a valley wall (1, 1.6) : {score_norm(mixture, [1.0, 1.6]):.1f}"
+)
+print(
+    f"|s| far away at (3, 3)                : {score_norm(mixture, [3.0, 3.0]):.1f}"
+)
 
 # %% [markdown]
 # (The score at a component's mean is not exactly zero: the other components pull on it
@@ -160,7 +172,9 @@ print(f"|s| far away at (3, 3)                : {score_norm(mixture, [3.0, 3.0])
 
 
 # %%
-def gaussian_score(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
+def gaussian_score(
+    x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor
+) -> torch.Tensor:
     """Score -Sigma^{-1} (x - mu) of N(mean, cov) at each row of x; returns shape (N, d)."""
     # TODO: your code here
     raise NotImplementedError
@@ -174,7 +188,9 @@ import torch
 from ebm_book.exercises import check_gaussian_score
 
 
-def gaussian_score_solution(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
+def gaussian_score_solution(
+    x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor
+) -> torch.Tensor:
     precision = torch.linalg.inv(cov)
     # Rows are points: (x - mu) @ P is P (x - mu) for each row, since P is symmetric.
     return -(x - mean) @ precision
@@ -202,7 +218,9 @@ check_gaussian_score(gaussian_score_solution)
 # density, changes nothing:
 
 # %%
-x = mixture.sample(1000, generator=torch.Generator().manual_seed(0)).double()
+x = mixture.sample(
+    1000, generator=torch.Generator().manual_seed(0)
+).double()
 log_z = 7.3  # any constant: think of it as log Z
 
 
@@ -210,8 +228,12 @@ def shifted_energy(x):
     return mixture.energy(x) + log_z
 
 
-difference = score_from_energy(mixture.energy, x) - score_from_energy(shifted_energy, x)
-print(f"largest difference between the two scores: {difference.abs().max().item():.1e}")
+difference = score_from_energy(mixture.energy, x) - score_from_energy(
+    shifted_energy, x
+)
+print(
+    f"largest difference between the two scores: {difference.abs().max().item():.1e}"
+)
 print(
     f"largest difference to the analytic score : {(score_from_energy(mixture.energy, x) - mixture.score(x)).abs().max().item():.1e}"
 )
@@ -238,14 +260,24 @@ class TanhEnergy(torch.nn.Module):
 
     def analytic_score(self, x):
         pre_activation = self.layer(x)
-        return -((1 - torch.tanh(pre_activation) ** 2) * self.v) @ self.layer.weight
+        return (
+            -((1 - torch.tanh(pre_activation) ** 2) * self.v)
+            @ self.layer.weight
+        )
 
 
 for dtype in (torch.float32, torch.float64):
     net = TanhEnergy().to(dtype)
     points = torch.randn(500, 2, dtype=dtype)
-    gap = (score_from_energy(net, points) - net.analytic_score(points)).abs().max().item()
-    print(f"{str(dtype):14s} autograd vs hand-derived score: max difference {gap:.1e}")
+    gap = (
+        (score_from_energy(net, points) - net.analytic_score(points))
+        .abs()
+        .max()
+        .item()
+    )
+    print(
+        f"{str(dtype):14s} autograd vs hand-derived score: max difference {gap:.1e}"
+    )
 
 # %% [markdown]
 # The differences are at the level of the floating-point precision (about $10^{-7}$ in
@@ -276,7 +308,9 @@ for dtype in (torch.float32, torch.float64):
 # %%
 generator = torch.Generator().manual_seed(1)
 start = torch.empty(1000, 2).uniform_(-3, 3, generator=generator)
-with_noise = sampling.langevin(mixture.score, start, 0.02, 500, generator=generator).samples
+with_noise = sampling.langevin(
+    mixture.score, start, 0.02, 500, generator=generator
+).samples
 
 
 def gradient_ascent(score, x, step_size, n_steps):
@@ -288,7 +322,9 @@ def gradient_ascent(score, x, step_size, n_steps):
 without_noise = gradient_ascent(mixture.score, start, 0.02, 500)
 
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.7))
-plotting.plot_samples(start, ax=axes[0], xlim=window, ylim=window, color="gray")
+plotting.plot_samples(
+    start, ax=axes[0], xlim=window, ylim=window, color="gray"
+)
 axes[0].set(title="start: uniform")
 for ax, samples, title in [
     (axes[1], with_noise, "Langevin (with noise)"),
@@ -357,7 +393,14 @@ for name, samples in [
 # %%
 generator = torch.Generator().manual_seed(2)
 cloud = torch.empty(600, 2).uniform_(-3, 3, generator=generator)
-flow = sampling.langevin(mixture.score, cloud, 0.01, 600, generator=generator, record_every=25)
+flow = sampling.langevin(
+    mixture.score,
+    cloud,
+    0.01,
+    600,
+    generator=generator,
+    record_every=25,
+)
 steps = [25 * k for k in range(flow.trajectory.shape[0])]
 plotting.animate_samples(
     flow.trajectory,
@@ -378,7 +421,11 @@ plotting.animate_samples(
 def langevin_from_scratch(score, x, step_size, n_steps, generator=None):
     for _ in range(n_steps):
         noise = torch.randn(x.shape, generator=generator)
-        x = x + 0.5 * step_size * score(x) + math.sqrt(step_size) * noise
+        x = (
+            x
+            + 0.5 * step_size * score(x)
+            + math.sqrt(step_size) * noise
+        )
     return x
 
 
@@ -388,12 +435,23 @@ def langevin_from_scratch(score, x, step_size, n_steps, generator=None):
 # computes it): with $\epsilon = 0.01$ it is far below what 4000 chains can resolve.
 
 # %%
-target = energies.Gaussian(mean=[1.0, -1.0], cov=torch.tensor([[1.0, 0.8], [0.8, 1.0]]))
+target = energies.Gaussian(
+    mean=[1.0, -1.0], cov=torch.tensor([[1.0, 0.8], [0.8, 1.0]])
+)
 x0 = torch.zeros(4000, 2)
 ours = langevin_from_scratch(
-    target.score, x0, 0.01, 2000, generator=torch.Generator().manual_seed(3)
+    target.score,
+    x0,
+    0.01,
+    2000,
+    generator=torch.Generator().manual_seed(3),
 )
-print("sample mean      :", ours.mean(0).numpy().round(3), "  exact:", target.mean.numpy())
+print(
+    "sample mean      :",
+    ours.mean(0).numpy().round(3),
+    "  exact:",
+    target.mean.numpy(),
+)
 print(
     "sample covariance:",
     torch.cov(ours.T).numpy().round(3).tolist(),
@@ -409,10 +467,19 @@ print(f"standard error of each mean: {math.sqrt(1.0 / 4000):.3f}")
 
 # %%
 package = sampling.langevin(
-    target.score, x0, 0.01, 2000, generator=torch.Generator().manual_seed(3)
+    target.score,
+    x0,
+    0.01,
+    2000,
+    generator=torch.Generator().manual_seed(3),
 )
-print("identical to the package's samples:", torch.equal(ours, package.samples))
-print(inspect.getsource(sampling.langevin).split('"""')[-1])  # the body, without the docstring
+print(
+    "identical to the package's samples:",
+    torch.equal(ours, package.samples),
+)
+print(
+    inspect.getsource(sampling.langevin).split('"""')[-1]
+)  # the body, without the docstring
 
 # %% [markdown]
 # The same few lines sample any distribution whose score we can compute. Two more: the
@@ -424,22 +491,38 @@ double_well = landscapes["double well"]
 generator = torch.Generator().manual_seed(4)
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.9))
 scratch_samples = {}
-for ax, (name, energy) in zip(axes, [("banana", banana), ("double well", double_well)]):
+for ax, (name, energy) in zip(
+    axes, [("banana", banana), ("double well", double_well)]
+):
     samples = langevin_from_scratch(
-        energy.score, torch.zeros(2000, 2), 0.02, 1000, generator=generator
+        energy.score,
+        torch.zeros(2000, 2),
+        0.02,
+        1000,
+        generator=generator,
     )
     scratch_samples[name] = samples
     plotting.plot_density_2d(energy, window, window, ax=ax)
     plotting.plot_samples(
-        samples, ax=ax, color="white", size=2, alpha=0.5, xlim=window, ylim=window
+        samples,
+        ax=ax,
+        color="white",
+        size=2,
+        alpha=0.5,
+        xlim=window,
+        ylim=window,
     )
     ax.set(title=f"{name}: 2000 Langevin samples")
 plt.show()
 
 exact_banana = banana.sample(2000, generator=generator)
 fresh_banana = banana.sample(2000, generator=generator)
-distance = metrics.sliced_wasserstein(scratch_samples["banana"], exact_banana, generator=generator)
-floor = metrics.sliced_wasserstein(fresh_banana, exact_banana, generator=generator)
+distance = metrics.sliced_wasserstein(
+    scratch_samples["banana"], exact_banana, generator=generator
+)
+floor = metrics.sliced_wasserstein(
+    fresh_banana, exact_banana, generator=generator
+)
 print(
     f"banana: sliced Wasserstein distance to exact samples {distance:.3f}, between two exact samples {floor:.3f}"
 )
@@ -452,7 +535,9 @@ print(
 
 
 # %%
-def langevin_step(x: torch.Tensor, score, step_size: float, noise: torch.Tensor) -> torch.Tensor:
+def langevin_step(
+    x: torch.Tensor, score, step_size: float, noise: torch.Tensor
+) -> torch.Tensor:
     """One Langevin update of every row of x, with the given standard normal noise."""
     # TODO: your code here
     raise NotImplementedError
@@ -520,19 +605,31 @@ for eps in step_sizes:
         n_chains, 1, generator=generator
     )  # start in equilibrium: only the bias remains
     ula_var.append(
-        sampling.langevin(standard_gaussian_score, x0, eps, 200, generator=generator)
+        sampling.langevin(
+            standard_gaussian_score, x0, eps, 200, generator=generator
+        )
         .samples.var()
         .item()
     )
     result = sampling.mala(
-        standard_gaussian_energy, x0, eps, 200, generator=generator, score=standard_gaussian_score
+        standard_gaussian_energy,
+        x0,
+        eps,
+        200,
+        generator=generator,
+        score=standard_gaussian_score,
     )
     mala_var.append(result.samples.var().item())
     acceptance.append(result.acceptance_rate)
 
 grid = torch.linspace(0.01, 3.4, 200)
 fig, ax = plt.subplots(figsize=(6.5, 4))
-ax.plot(grid, 1 / (1 - grid / 4), color="C0", label="ULA, predicted $1/(1-\\epsilon/4)$")
+ax.plot(
+    grid,
+    1 / (1 - grid / 4),
+    color="C0",
+    label="ULA, predicted $1/(1-\\epsilon/4)$",
+)
 ax.errorbar(
     step_sizes,
     ula_var,
@@ -579,19 +676,36 @@ exact = banana.sample(n_chains, generator=generator)
 
 
 def distance_to_exact(samples):
-    return metrics.sliced_wasserstein(samples, exact, n_projections=128, generator=generator)
+    return metrics.sliced_wasserstein(
+        samples, exact, n_projections=128, generator=generator
+    )
 
 
-floor = sum(distance_to_exact(banana.sample(n_chains, generator=generator)) for _ in range(5)) / 5
-start = torch.zeros(n_chains, 2) + torch.tensor([2.5, -2.5])  # all chains start at one point
+floor = (
+    sum(
+        distance_to_exact(banana.sample(n_chains, generator=generator))
+        for _ in range(5)
+    )
+    / 5
+)
+start = torch.zeros(n_chains, 2) + torch.tensor(
+    [2.5, -2.5]
+)  # all chains start at one point
 record_every = 100
 fig, ax = plt.subplots(figsize=(6.5, 4))
 final = {}
 for eps in (0.002, 0.02, 0.25):
     run = sampling.langevin(
-        banana.score, start, eps, 2000, generator=generator, record_every=record_every
+        banana.score,
+        start,
+        eps,
+        2000,
+        generator=generator,
+        record_every=record_every,
     )
-    distances = [distance_to_exact(states) for states in run.trajectory[1:]]
+    distances = [
+        distance_to_exact(states) for states in run.trajectory[1:]
+    ]
     final[eps] = distances[-1]
     ax.plot(
         record_every * torch.arange(1, len(distances) + 1),
@@ -600,7 +714,9 @@ for eps in (0.002, 0.02, 0.25):
         ms=3,
         label=f"$\\epsilon = {eps}$",
     )
-ax.axhline(floor, color="gray", ls="--", lw=1, label="two exact samples")
+ax.axhline(
+    floor, color="gray", ls="--", lw=1, label="two exact samples"
+)
 ax.set(
     xlabel="Langevin steps",
     ylabel="sliced Wasserstein distance",
@@ -640,8 +756,18 @@ for eps, distance in final.items():
 
 # %%
 plotting.show_table(
-    ["step size $\\epsilon$", "ULA variance (exact: 1)", "MALA variance", "MALA acceptance rate"],
-    [[eps, u, m, a] for eps, u, m, a in zip(step_sizes, ula_var, mala_var, acceptance)],
+    [
+        "step size $\\epsilon$",
+        "ULA variance (exact: 1)",
+        "MALA variance",
+        "MALA acceptance rate",
+    ],
+    [
+        [eps, u, m, a]
+        for eps, u, m, a in zip(
+            step_sizes, ula_var, mala_var, acceptance
+        )
+    ],
 )
 
 # %% [markdown]
@@ -677,7 +803,9 @@ from ebm_book.exercises import check_mala_log_acceptance
 
 
 def mala_log_acceptance_solution(x, y, energy, score, step_size):
-    def log_q(to, origin):  # log N(to; origin + (eps/2) s(origin), eps I), without constants
+    def log_q(
+        to, origin
+    ):  # log N(to; origin + (eps/2) s(origin), eps I), without constants
         mean = origin + 0.5 * step_size * score(origin)
         return -((to - mean) ** 2).sum(dim=1) / (2 * step_size)
 
@@ -702,10 +830,16 @@ check_mala_log_acceptance(mala_log_acceptance_solution)
 # fraction of chains in each mode.
 
 # %%
-two_modes = energies.GaussianMixture(means=[[-5.0, -5.0], [5.0, 5.0]], weights=[0.2, 0.8])
+two_modes = energies.GaussianMixture(
+    means=[[-5.0, -5.0], [5.0, 5.0]], weights=[0.2, 0.8]
+)
 generator = torch.Generator().manual_seed(7)
-uniform_start = torch.empty(3000, 2).uniform_(-8, 8, generator=generator)
-chains = sampling.langevin(two_modes.score, uniform_start, 0.1, 600, generator=generator).samples
+uniform_start = torch.empty(3000, 2).uniform_(
+    -8, 8, generator=generator
+)
+chains = sampling.langevin(
+    two_modes.score, uniform_start, 0.1, 600, generator=generator
+).samples
 weights, errors = metrics.mode_weights(chains, two_modes)
 start_weights, _ = metrics.mode_weights(uniform_start, two_modes)
 exact_weights, exact_errors = metrics.mode_weights(
@@ -735,10 +869,16 @@ plotting.show_table(headers, rows)
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
 big_window = (-9, 9)
 for ax, samples, title in [
-    (axes[0], two_modes.sample(3000, generator=generator), "exact samples"),
+    (
+        axes[0],
+        two_modes.sample(3000, generator=generator),
+        "exact samples",
+    ),
     (axes[1], chains, "Langevin, uniform start"),
 ]:
-    plotting.plot_samples(samples, ax=ax, xlim=big_window, ylim=big_window)
+    plotting.plot_samples(
+        samples, ax=ax, xlim=big_window, ylim=big_window
+    )
     ax.set(title=title)
 plt.show()
 
@@ -756,12 +896,19 @@ plt.show()
 # components and *equal* weights, on samples from $p$.
 
 # %%
-equal_weights = energies.GaussianMixture(means=[[-5.0, -5.0], [5.0, 5.0]], weights=[0.5, 0.5])
+equal_weights = energies.GaussianMixture(
+    means=[[-5.0, -5.0], [5.0, 5.0]], weights=[0.5, 0.5]
+)
 on_the_data = two_modes.sample(3000, generator=generator).double()
-gap = (two_modes.score(on_the_data) - equal_weights.score(on_the_data)).norm(dim=1)
-print(f"score difference on 3000 samples of p: largest {gap.max().item():.1e}")
+gap = (
+    two_modes.score(on_the_data) - equal_weights.score(on_the_data)
+).norm(dim=1)
+print(
+    f"score difference on 3000 samples of p: largest {gap.max().item():.1e}"
+)
 barrier = (
-    two_modes.energy(torch.zeros(1, 2)) - two_modes.energy(torch.tensor([[5.0, 5.0]]))
+    two_modes.energy(torch.zeros(1, 2))
+    - two_modes.energy(torch.tensor([[5.0, 5.0]]))
 ).item()
 print(
     f"energy barrier between the modes: {barrier:.1f}, so a crossing takes on the order of e^{barrier:.0f} ≈ {math.exp(barrier):.0e} steps"
