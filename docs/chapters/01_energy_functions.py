@@ -136,9 +136,7 @@ plt.show()
 
 
 # %%
-def gaussian_energy(
-    x: torch.Tensor, mean: float, std: float
-) -> torch.Tensor:
+def gaussian_energy(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     """Energy of N(mean, std**2) at each point of x (shape (N, 1)); returns shape (N,)."""
     # TODO: your code here
     raise NotImplementedError
@@ -207,13 +205,9 @@ tilted_well = energies.DoubleWell(barrier=2.0, tilt=0.5)
 temperatures = [0.25, 0.5, 1.0, 2.0, 4.0]
 
 fig, (ax_energy, ax_density) = plt.subplots(1, 2, figsize=(10, 3.6))
-plotting.plot_energy_1d(
-    tilted_well, xlim=(-2, 2), ax=ax_energy, color="k"
-)
+plotting.plot_energy_1d(tilted_well, xlim=(-2, 2), ax=ax_energy, color="k")
 ax_energy.set(ylim=(-1, 5), title="Tilted double well $E(x)$")
-colors = plt.cm.plasma(
-    torch.linspace(0.1, 0.85, len(temperatures)).numpy()
-)
+colors = plt.cm.plasma(torch.linspace(0.1, 0.85, len(temperatures)).numpy())
 for temperature, color in zip(temperatures, colors):
     plotting.plot_density_1d(
         tilted_well,
@@ -356,9 +350,7 @@ landscapes_2d = {
     "Gaussian mixture": mixture,
     "ring": energies.Ring(radius=2.0, width=0.3),
     "banana": energies.Banana(curvature=0.6, scale=1.2),
-    "double well": energies.DoubleWell(
-        barrier=2.0, separation=1.5, dim=2
-    ),
+    "double well": energies.DoubleWell(barrier=2.0, separation=1.5, dim=2),
 }
 window = (-3.2, 3.2)
 
@@ -393,12 +385,8 @@ plt.show()
 
 # %%
 n_samples = 4000
-samples = mixture.sample(
-    n_samples, generator=torch.Generator().manual_seed(1)
-)
-fractions = (
-    torch.bincount(mixture.assign(samples), minlength=3) / n_samples
-)
+samples = mixture.sample(n_samples, generator=torch.Generator().manual_seed(1))
+fractions = torch.bincount(mixture.assign(samples), minlength=3) / n_samples
 
 fig, ax = plt.subplots(figsize=(5, 4.5))
 plotting.plot_density_2d(mixture, window, window, ax=ax)
@@ -487,9 +475,7 @@ batch = torch.randn(1_000_000, 10)
 start = time.perf_counter()
 for _ in range(5):
     standard_gaussian_energy(batch)
-evaluations_per_second = (
-    5 * batch.shape[0] / (time.perf_counter() - start)
-)
+evaluations_per_second = 5 * batch.shape[0] / (time.perf_counter() - start)
 print(
     f"about {evaluations_per_second:.2g} energy evaluations per second (10-D, this machine)"
 )
@@ -504,9 +490,7 @@ for d in (1, 2, 3, 5, 10, 20):
         else f"{seconds / seconds_per_year:.2g} years"
     )
     rows.append([d, f"{100.0**d:.0e}", duration])
-plotting.show_table(
-    ["dimension $d$", "grid nodes ($n = 100$)", "time"], rows
-)
+plotting.show_table(["dimension $d$", "grid nodes ($n = 100$)", "time"], rows)
 
 # %% [markdown]
 # A 28 × 28 image has $d = 784$. Quadrature is hopeless long before that.
@@ -556,9 +540,7 @@ def compare_estimators(
     results = []
     for d in dims:
         exact_log_z = 0.5 * d * math.log(2 * math.pi)
-        proposal = energies.Gaussian(
-            torch.zeros(d), cov=proposal_scale**2
-        )
+        proposal = energies.Gaussian(torch.zeros(d), cov=proposal_scale**2)
         mc = [
             partition.monte_carlo_partition(
                 standard_gaussian_energy,
@@ -584,8 +566,7 @@ def compare_estimators(
                 "is_error": rms_relative_error(imp, exact_log_z),
                 "is_reported": sum(e.relative_std_error for e in imp)
                 / repeats,
-                "is_ess": sum(e.effective_sample_size for e in imp)
-                / repeats,
+                "is_ess": sum(e.effective_sample_size for e in imp) / repeats,
             }
         )
     return results
@@ -695,9 +676,7 @@ print(
 
 
 # %%
-def estimate_z(
-    energy, proposal, n: int, generator: torch.Generator
-) -> float:
+def estimate_z(energy, proposal, n: int, generator: torch.Generator) -> float:
     """Importance-sampling estimate of Z = integral of exp(-E(x)) dx."""
     # TODO: your code here
     raise NotImplementedError
@@ -715,13 +694,10 @@ def estimate_z_solution(
     energy, proposal, n: int, generator: torch.Generator
 ) -> float:
     x = proposal.sample(n, generator=generator)
-    log_weights = -energy(x) - proposal.log_prob(
-        x
-    )  # log of exp(-E(x)) / q(x)
+    log_weights = -energy(x) - proposal.log_prob(x)  # log of exp(-E(x)) / q(x)
     # mean of the weights, computed in log space so large energies cannot overflow
     return torch.exp(
-        torch.logsumexp(log_weights, dim=0)
-        - torch.log(torch.tensor(float(n)))
+        torch.logsumexp(log_weights, dim=0) - torch.log(torch.tensor(float(n)))
     ).item()
 
 
