@@ -24,6 +24,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+# Chapter kernels started by the tests (chapter execution, Colab-style notebooks) inherit
+# this: one math thread, as in the site build (see docs/hooks/execution_cache.py).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCS_DIR = REPO_ROOT / "docs"
 BUILD_TIMEOUT_S = 30 * 60
