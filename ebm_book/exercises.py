@@ -41,6 +41,7 @@ from .energies import Gaussian
 
 __all__ = [
     "CheckFailed",
+    "CheckResult",
     "check_boltzmann_probabilities",
     "check_denoising_score_matching",
     "check_gaussian_energy",
@@ -58,27 +59,60 @@ class CheckFailed(Exception):
     """Raised inside a checker to report a specific, explained mistake."""
 
 
-def checker(check: Callable[..., str]) -> Callable[..., bool]:
+class CheckResult:
+    """Whether an answer passed: behaves like a ``bool``, and shows nothing in a notebook.
+
+    The checker has already printed its feedback, so a notebook cell that ends with a
+    checker call should not also print ``True`` or ``False`` below it.
+
+    Examples
+    --------
+    >>> result = CheckResult(False)
+    >>> bool(result), result == False, result
+    (False, True, False)
+    """
+
+    def __init__(self, passed: bool) -> None:
+        self.passed = bool(passed)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __eq__(self, other: object) -> bool:
+        return self.passed == bool(other)
+
+    def __hash__(self) -> int:
+        return hash(self.passed)
+
+    def __repr__(self) -> str:
+        return repr(self.passed)
+
+    def _ipython_display_(self) -> None:
+        """IPython calls this instead of showing the repr: show nothing."""
+
+
+def checker(check: Callable[..., str]) -> Callable[..., CheckResult]:
     """Turn a function that raises `CheckFailed` into a never-crashing checker.
 
-    The wrapped checker prints one line of feedback and returns whether the answer passed.
+    The wrapped checker prints one line of feedback and returns whether the answer passed
+    (a `CheckResult`, usable as a ``bool``).
     """
 
     @functools.wraps(check)
-    def run(*args, **kwargs) -> bool:
+    def run(*args, **kwargs) -> CheckResult:
         try:
             message = check(*args, **kwargs)
         except NotImplementedError:
             print("⏳ Not attempted yet: replace `raise NotImplementedError` with your code.")
-            return False
+            return CheckResult(False)
         except CheckFailed as failure:
             print(f"❌ Not yet: {failure}")
-            return False
+            return CheckResult(False)
         except Exception as error:  # the reader's code raised: explain instead of crashing
             print(f"❌ Your code raised {type(error).__name__}: {error}")
-            return False
+            return CheckResult(False)
         print(f"✅ Correct! {message}")
-        return True
+        return CheckResult(True)
 
     return run
 

@@ -44,7 +44,6 @@ from ebm_book.exercises import (
 )
 
 plotting.use_book_style()
-torch.manual_seed(0)
 
 # %% [markdown]
 # ## 1.1 What is an energy function?
@@ -522,7 +521,9 @@ plotting.show_table(["dimension $d$", "grid nodes ($n = 100$)", "time"], rows)
 # We measure both estimators on the standard Gaussian energy, whose $Z = (2\pi)^{d/2}$ is
 # known in every dimension, with $n = 10^4$ samples and 20 independent repetitions per
 # dimension. The error we report is the root-mean-square relative error of $\hat Z$ over
-# the repetitions.
+# the repetitions. In the table, MC is uniform Monte Carlo, IS importance sampling, SE
+# the standard error the estimator reports about itself, and ESS the effective sample
+# size $(\sum_i w_i)^2/\sum_i w_i^2$ (out of $10^4$).
 
 
 # %%
@@ -574,24 +575,10 @@ def compare_estimators(
 
 dims = [1, 2, 5, 10, 20, 50, 100, 200, 400]
 results = compare_estimators(dims)
+columns = ["mc_error", "is_error", "is_reported", "is_ess"]
 plotting.show_table(
-    [
-        "$d$",
-        "uniform MC: rms rel. error",
-        "importance sampling: rms rel. error",
-        "IS: reported std. error",
-        "IS: effective sample size",
-    ],
-    [
-        [
-            r["d"],
-            r["mc_error"],
-            r["is_error"],
-            r["is_reported"],
-            r["is_ess"],
-        ]
-        for r in results
-    ],
+    ["$d$", "MC error", "IS error", "IS reported SE", "IS ESS"],
+    [[r["d"]] + [r[c] for c in columns] for r in results],
 )
 
 # %%

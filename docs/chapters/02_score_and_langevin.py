@@ -47,7 +47,7 @@ from ebm_book.exercises import (
 from ebm_book.score import score_from_energy
 
 plotting.use_book_style()
-torch.manual_seed(0)
+_ = torch.manual_seed(0)  # the random initial weights of networks below
 
 # %% [markdown]
 # ## 2.1 The score: a compass towards high probability
@@ -747,12 +747,7 @@ for eps, distance in final.items():
 
 # %%
 plotting.show_table(
-    [
-        "step size $\\epsilon$",
-        "ULA variance (exact: 1)",
-        "MALA variance",
-        "MALA acceptance rate",
-    ],
+    ["$\\epsilon$", "ULA variance", "MALA variance", "MALA acceptance"],
     [
         [eps, u, m, a]
         for eps, u, m, a in zip(step_sizes, ula_var, mala_var, acceptance)
@@ -843,13 +838,7 @@ for k in range(two_modes.n_components):
         f"{weights[k]:.3f} ± {errors[k]:.3f}",
         start_weights[k].item(),
     ])  # fmt: skip
-headers = [
-    "mode",
-    "true weight",
-    "exact samples",
-    "Langevin from uniform start",
-    "starts in its basin",
-]
+headers = ["mode", "weight", "exact", "Langevin", "starts in basin"]
 plotting.show_table(headers, rows)
 
 # %%
@@ -868,6 +857,10 @@ for ax, samples, title in [
 plt.show()
 
 # %% [markdown]
+# (Columns: the fraction of 3000 exact samples in each mode, the fraction of the Langevin
+# chains, each with its binomial standard error, and the fraction of starting points that
+# lie on that mode's side of the boundary between the two basins.)
+#
 # Langevin dynamics puts about half of the chains in each mode, the split of the starting
 # points between the two basins of attraction, instead of 0.2 and 0.8. Each mode on its own
 # is sampled well; their *relative weights* are wrong, many standard errors away from the
