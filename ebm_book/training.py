@@ -63,15 +63,18 @@ def train(
     check_positive_int(n_steps, "n_steps")
     check_positive_int(batch_size, "batch_size")
     lr = check_positive(lr, "lr")
-    # Imported here, not at the top: importing tqdm.auto in a notebook without ipywidgets
-    # prints a warning, and ebm_book should import silently.
-    from tqdm.auto import tqdm
-
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = []
     model.train()
-    for _ in tqdm(range(n_steps), disable=not progress, desc="training", leave=False):
+    steps = range(n_steps)
+    if progress:
+        # Imported only when asked for: in a notebook without ipywidgets, importing
+        # tqdm.auto prints a warning, and a silent run should stay silent.
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc="training", leave=False)
+    for _ in steps:
         index = torch.randint(data.shape[0], (batch_size,), generator=generator).to(data.device)
         loss = loss_fn(model, data[index], generator)
         if not torch.isfinite(loss):

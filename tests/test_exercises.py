@@ -179,3 +179,56 @@ def test_mala_log_acceptance_checker(answer, message):
     assert passed == (message is None), out
     if message:
         assert re.search(message, out), out
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (
+            lambda hi, lo, n: lo * (hi / lo) ** torch.linspace(0, 1, n),
+            "largest noise level comes first",
+        ),
+        (lambda hi, lo, n: torch.linspace(hi, lo, n), "constant ratio"),
+        (lambda hi, lo, n: hi * (lo / hi) ** torch.linspace(0, 1, n + 1), r"shape \(5,\)"),
+        (lambda hi, lo, n: hi * (lo / hi) ** torch.linspace(0, 1, n), None),
+    ],
+)
+def test_geometric_sigmas_checker(answer, message):
+    passed, out = run_checker(exercises.check_geometric_sigmas, answer)
+    assert passed == (message is None), out
+    if message:
+        assert re.search(message, out), out
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (lambda s, eps: eps * s / s[-1], "squares"),
+        (lambda s, eps: eps * s**2 / s[0] ** 2, r"\*smallest\*"),
+        (lambda s, eps: eps * s**2 / s[-1] ** 2, None),
+    ],
+)
+def test_annealed_step_sizes_checker(answer, message):
+    passed, out = run_checker(exercises.check_annealed_step_sizes, answer)
+    assert passed == (message is None), out
+    if message:
+        assert re.search(message, out), out
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (
+            lambda x, s, a, b, z: x + (a**2 - b**2) / 2 * s(x, a) + (a**2 - b**2) ** 0.5 * z,
+            "not half",
+        ),
+        (lambda x, s, a, b, z: x + (a - b) * s(x, a) + (a - b) ** 0.5 * z, r"\*squared\*"),
+        (lambda x, s, a, b, z: x + (a**2 - b**2) * s(x, a), "forgot the noise"),
+        (lambda x, s, a, b, z: x + (a**2 - b**2) * s(x, a) + (a**2 - b**2) ** 0.5 * z, None),
+    ],
+)
+def test_reverse_diffusion_step_checker(answer, message):
+    passed, out = run_checker(exercises.check_reverse_diffusion_step, answer)
+    assert passed == (message is None), out
+    if message:
+        assert re.search(message, out), out

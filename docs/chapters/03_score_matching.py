@@ -1,0 +1,1355 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 3. Score matching: learning the score from data
+#
+# !!! abstract "In this chapter"
+#     **Time:** about 75 minutes of study, plus the exercises.
+#
+#     **You will learn to**
+#
+#     - state the Fisher divergence between a score model and the data, and explain why it cannot be computed from samples directly;
+#     - derive Hyvärinen's implicit score matching by integration by parts, and check that on a Gaussian it recovers maximum likelihood;
+#     - measure the cost of the Jacobian trace, and cut it with random projections (sliced score matching);
+#     - derive denoising score matching, and predict its bias and its variance as the noise level shrinks;
+#     - convert between a score model and the noise predictor of a diffusion model;
+#     - train a score network on 2-D data, sample from it with Langevin dynamics, and locate where the learned score is wrong.
+#
+#     **You need** [Chapter 2](02_score_and_langevin.py): the score, Langevin dynamics, and the Fisher divergence that appeared in the Fokker–Planck argument. Also basic autograd (`torch.autograd.grad`) and integration by parts.
+#
+# Chapter 2 sampled distributions whose score we could write down. For real data we
+# cannot: all we have is a set of samples. This chapter turns those samples into a score
+# model $s_\theta(x) \approx \nabla_x \log p(x)$, first exactly and expensively, then
+# cheaply with random projections, and finally with the trick that powers today's
+# diffusion models: add noise to the data and learn to remove it.
+
+# %%
+import inspect
+import math
+import time
+
+import matplotlib.pyplot as plt
+import torch
+
+from ebm_book import (
+    datasets,
+    energies,
+    losses,
+    metrics,
+    nets,
+    plotting,
+    sampling,
+    training,
+)
+from ebm_book.exercises import (
+    check_denoising_score_matching,
+    check_implicit_score_matching,
+    check_score_from_noise_prediction,
+)
+from ebm_book.score import jacobian_trace
+
+plotting.use_book_style()
+torch.manual_seed(0)
+
+# %% [markdown]
+# ## 3.1 Learning the score from data
+#
+# We observe data $x_1, \dots, x_n \in \mathbb{R}^d$, drawn independently from an unknown
+# density $p$, and we choose a **score model** $s_\theta: \mathbb{R}^d \to \mathbb{R}^d$
+# with parameters $\theta$: a neural network with $d$ outputs, or minus the gradient of an
+# energy network. The natural measure of how far the model is from the truth is the
+# squared distance between the two vector fields, averaged where the data lives. Half of
+# it is the objective of **explicit score matching**, the *Fisher divergence*:
+#
+# $$
+# J_{\text{ESM}}(\theta) = \tfrac12\, \mathbb{E}_{x \sim p}\Big[\big\lVert s_\theta(x) - \nabla_x \log p(x) \big\rVert^2\Big].
+# $$
+#
+# It is zero exactly when $s_\theta = \nabla_x \log p$ wherever $p > 0$. It is also
+# useless as it stands: it needs the very score $\nabla_x \log p$ we are trying to learn.
+# Expanding the square isolates the trouble:
+#
+# $$
+# J_{\text{ESM}}(\theta)
+# = \underbrace{\tfrac12\,\mathbb{E}_p\big[\lVert s_\theta(x)\rVert^2\big]}_{\text{an average over data}}
+# \;-\; \underbrace{\mathbb{E}_p\big[s_\theta(x)^\top \nabla_x \log p(x)\big]}_{\text{needs } \nabla \log p}
+# \;+\; \underbrace{\tfrac12\,\mathbb{E}_p\big[\lVert \nabla_x \log p(x)\rVert^2\big]}_{\text{does not depend on } \theta} .
+# $$
+#
+# The first term can be averaged over the data; the last is a constant, irrelevant when
+# we minimize over $\theta$. Only the cross term stands in the way.
+#
+# ### Integration by parts removes the unknown score
+#
+# In one dimension, write $s_\theta'$ for the derivative of the model. Since
+# $p \,(\log p)' = p'$,
+#
+# $$
+# \mathbb{E}_p\big[s_\theta(x)\,(\log p)'(x)\big]
+# = \int s_\theta(x)\, p'(x)\,\mathrm{d}x
+# = \Big[s_\theta(x)\, p(x)\Big]_{-\infty}^{\infty} - \int s_\theta'(x)\, p(x)\,\mathrm{d}x
+# = -\,\mathbb{E}_p\big[s_\theta'(x)\big],
+# $$
+#
+# provided the boundary term vanishes. The derivative has moved from the unknown $p$ onto
+# the model, and the result is again an average over data.
+#
+# In $d$ dimensions the cross term is a sum over coordinates,
+# $\sum_{i=1}^d \int s_{\theta,i}(x)\, \partial_i p(x)\, \mathrm{d}x$. Integrating the
+# $i$-th term by parts in $x_i$, with the other coordinates held fixed, turns it into
+# $-\int \partial_i s_{\theta,i}(x)\, p(x)\,\mathrm{d}x$. Summing over $i$ gives the
+# divergence of the model, which is the trace of its Jacobian:
+#
+# $$
+# \mathbb{E}_p\big[s_\theta(x)^\top \nabla_x \log p(x)\big]
+# = -\,\mathbb{E}_p\Big[\sum_{i=1}^d \frac{\partial s_{\theta,i}(x)}{\partial x_i}\Big]
+# = -\,\mathbb{E}_p\big[\operatorname{tr} \nabla_x s_\theta(x)\big].
+# $$
+#
+# Putting it back into the expansion gives **implicit score matching**
+# [(Hyvärinen, 2005)](../references.md#hyvarinen2005):
+#
+# $$
+# J_{\text{ESM}}(\theta) = J_{\text{ISM}}(\theta) + C,
+# \qquad
+# J_{\text{ISM}}(\theta) = \mathbb{E}_p\Big[\tfrac12\lVert s_\theta(x)\rVert^2 + \operatorname{tr} \nabla_x s_\theta(x)\Big],
+# \qquad
+# C = \tfrac12\,\mathbb{E}_p\big[\lVert \nabla_x \log p(x)\rVert^2\big].
+# $$
+#
+# $J_{\text{ISM}}$ contains no $\nabla \log p$, so we can estimate it by averaging over the
+# data, and it has the same minimizer as the Fisher divergence. The derivation holds
+# under three conditions:
+#
+# - **differentiability:** $p$ and $s_\theta$ are differentiable (the Jacobian of the model must exist; the package's networks use the smooth SiLU activation for this reason);
+# - **vanishing boundary terms:** $p(x)\, s_\theta(x) \to 0$ as $\lVert x \rVert \to \infty$;
+# - **finite moments:** $\mathbb{E}_p\lVert \nabla_x \log p\rVert^2$ and $\mathbb{E}_p\lVert s_\theta\rVert^2$ are finite, so that every term of the expansion exists.
+#
+# Data confined to a box, or to a curve, break the first two; keep that in mind for
+# Section 3.4. The package's loss is the formula, line for line:
+
+# %%
+source = inspect.getsource(losses.implicit_score_matching)
+print(source.split('"""')[-1])  # the body, without the docstring
+
+# %% [markdown]
+# Let us check the identity on the three-component mixture of Chapters 1 and 2, whose
+# score we know exactly. We evaluate both objectives on 20,000 samples for two families
+# of models: an isotropic Gaussian score $s_a(x) = -a\,(x - \bar x)$ with precision $a$
+# ($\bar x$ is the data mean), which cannot represent the mixture, and a rescaled true
+# score $s_a(x) = a\,\nabla_x \log p(x)$, which is exact at $a = 1$. If the derivation
+# is right, $J_{\text{ISM}} + C$ must lie on top of $J_{\text{ESM}}$ for every model.
+
+# %%
+mixture = energies.GaussianMixture(
+    means=[[-1.5, -1.0], [1.5, -0.5], [0.0, 1.6]],
+    covs=torch.tensor(
+        [
+            [[0.3, 0.15], [0.15, 0.3]],
+            [[0.5, -0.2], [-0.2, 0.3]],
+            [[0.2, 0.0], [0.0, 0.2]],
+        ]
+    ),
+    weights=[0.5, 0.3, 0.2],
+)
+x = mixture.sample(20_000, generator=torch.Generator().manual_seed(0))
+x = x.double()
+c = 0.5 * (mixture.score(x) ** 2).sum(1).mean().item()  # C, on x
+families = {  # name: (formula, the model s_a as a function of a)
+    "isotropic Gaussian": (
+        "$-a\\,(x - \\bar x)$",
+        lambda a: lambda y: -a * (y - x.mean(0)),
+    ),
+    "rescaled true score": (
+        "$a\\,\\nabla \\log p(x)$",
+        lambda a: lambda y: a * mixture.score(y),
+    ),
+}
+grid = torch.linspace(0.05, 2.0, 40)
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+for ax, (name, (formula, family)) in zip(axes, families.items()):
+    esm, ism = torch.zeros(40), torch.zeros(40)
+    for k, a in enumerate(grid):
+        s_a = family(a)
+        esm[k] = losses.explicit_score_matching(s_a, x, mixture.score)
+        ism[k] = losses.implicit_score_matching(s_a, x).item()
+    ax.plot(grid, esm, color="C0", label="$J_{\\mathrm{ESM}}$")
+    ax.plot(grid, ism + c, "--", color="C1", label="$J_{\\mathrm{ISM}} + C$")
+    ax.plot(grid, ism, ":", color="C1", label="$J_{\\mathrm{ISM}}$")
+    ax.set(xlabel="$a$", title=f"{name}, $s_a(x) = ${formula}")
+    print(
+        f"{name:19s}: minimizer of ESM a = {grid[esm.argmin()]:.2f},"
+        f" of ISM a = {grid[ism.argmin()]:.2f};"
+        f" largest |ESM - ISM - C| = {(esm - ism - c).abs().max():.3f}"
+    )
+axes[0].set(ylabel="objective")
+axes[1].legend(loc="upper center")
+plt.show()
+
+# Integration by parts says E_p[tr(grad s) + s . grad log p] = 0.
+# On our 20,000 samples, for s = s_1 of each family:
+for name, (_, family) in families.items():
+    s_1 = family(1.0)
+    terms = jacobian_trace(s_1, x) + (s_1(x) * mixture.score(x)).sum(1)
+    print(
+        f"{name:19s}: mean of tr(grad s) + s . grad log p ="
+        f" {terms.mean():+.3f} ± {terms.std() / math.sqrt(len(x)):.3f}"
+    )
+print(f"C = E|grad log p|^2 / 2 = {c:.3f}")
+
+# %% [markdown]
+# The dashed curves lie on the solid ones: the two objectives differ by the constant
+# $C$ for every model of both families, and they choose the same model. The small
+# remaining gaps are Monte Carlo error. Integration by parts holds in expectation,
+# $\mathbb{E}_p[\operatorname{tr}\nabla s + s^\top \nabla \log p] = 0$; on 20,000
+# samples the average is zero only to within its standard error, as printed, and for
+# $s_a$ the gap is $a$ times that average.
+#
+# In the left panel the chosen model is the best isotropic Gaussian, even though no
+# member of the family matches the mixture: score matching finds the closest model in
+# the Fisher sense, as maximum likelihood finds the closest in the Kullback–Leibler sense.
+#
+# ### Exercise 3.1: the implicit score-matching loss
+#
+# Implement $J_{\text{ISM}}$ for a batch: the mean over points of
+# $\tfrac12\lVert s(x)\rVert^2 + \operatorname{tr}\nabla_x s(x)$. Compute the trace
+# yourself with `torch.autograd.grad`, one call per coordinate $i$, each giving the
+# gradient of $\sum_n s_i(x_n)$, of which you keep entry $i$. Pass `create_graph=True`
+# so that the loss can be differentiated again, with respect to $\theta$, for training.
+# The checker compares both the value and its gradient.
+
+
+# %%
+def implicit_score_matching_loss(model, x):
+    """Mean over the batch of 0.5 |s(x)|^2 + tr(grad_x s(x))."""
+    # TODO: your code here
+    raise NotImplementedError
+
+
+check_implicit_score_matching(implicit_score_matching_loss)
+
+# %% tags=["solution"]
+import torch
+
+from ebm_book.exercises import check_implicit_score_matching
+
+
+def implicit_score_matching_loss_solution(model, x):
+    x = x.detach().requires_grad_(True)
+    scores = model(x)
+    trace = torch.zeros(x.shape[0], dtype=scores.dtype)
+    for i in range(x.shape[1]):  # one backward pass per coordinate
+        (grad_i,) = torch.autograd.grad(
+            scores[:, i].sum(), x, create_graph=True
+        )
+        trace = trace + grad_i[:, i]  # keep d s_i / d x_i
+    return (0.5 * (scores**2).sum(dim=1) + trace).mean()
+
+
+check_implicit_score_matching(implicit_score_matching_loss_solution)
+
+# %% [markdown]
+# ## 3.2 Score matching on a Gaussian
+#
+# For a Gaussian model the minimizer of $J_{\text{ISM}}$ has a closed form, and it is a
+# familiar one. Take the score model of $\mathcal{N}(\mu, W^{-1})$,
+#
+# $$
+# s(x) = -W(x - \mu), \qquad \nabla_x s(x) = -W, \qquad \operatorname{tr}\nabla_x s(x) = -\operatorname{tr} W,
+# $$
+#
+# with a free mean $\mu \in \mathbb{R}^d$ and a free matrix $W \in \mathbb{R}^{d\times d}$
+# (we do not even require it to be symmetric). Write $\bar x = \frac1n \sum_i x_i$ for
+# the sample mean and $S = \frac1n\sum_i (x_i - \bar x)(x_i - \bar x)^\top$ for the
+# sample covariance with the $1/n$ normalization. The empirical objective is
+#
+# $$
+# \hat J_{\text{ISM}}(\mu, W) = \frac1n \sum_{i=1}^n \tfrac12 \lVert W(x_i - \mu) \rVert^2 - \operatorname{tr} W
+# = \tfrac12 \operatorname{tr}\!\Big(W \big(S + (\bar x - \mu)(\bar x - \mu)^\top\big) W^\top\Big) - \operatorname{tr} W .
+# $$
+#
+# The rank-one term contributes $\tfrac12\lVert W(\bar x - \mu)\rVert^2 \ge 0$, which is
+# zero at $\mu = \bar x$. Then the gradient with respect to $W$ is $W S - I$, which
+# vanishes at $W = S^{-1}$. So score matching estimates
+#
+# $$
+# \hat\mu = \bar x, \qquad \hat W = S^{-1}:
+# $$
+#
+# the sample mean and the inverse of the $1/n$ sample covariance, exactly the maximum
+# likelihood estimates [(Hyvärinen, 2005)](../references.md#hyvarinen2005). We check
+# this by minimizing the package's `implicit_score_matching` numerically with L-BFGS, on
+# 500 samples of a correlated 2-D Gaussian.
+
+
+# %%
+class GaussianScore(torch.nn.Module):
+    """The Gaussian score s(x) = -W (x - mu), with free W and mu."""
+
+    def __init__(self, dim):
+        super().__init__()
+        eye = torch.eye(dim, dtype=torch.float64)
+        self.mu = torch.nn.Parameter(torch.zeros_like(eye[0]))
+        self.W = torch.nn.Parameter(eye)
+
+    def forward(self, x):
+        return -(x - self.mu) @ self.W.T
+
+
+truth = energies.Gaussian(
+    mean=[1.0, -0.5], cov=torch.tensor([[1.0, 0.6], [0.6, 0.5]])
+)
+samples = truth.sample(500, generator=torch.Generator().manual_seed(1))
+samples = samples.double()
+model = GaussianScore(dim=2)
+optimizer = torch.optim.LBFGS(
+    model.parameters(), max_iter=200, line_search_fn="strong_wolfe"
+)
+
+
+def closure():
+    optimizer.zero_grad()
+    loss = losses.implicit_score_matching(model, samples)
+    loss.backward()
+    return loss
+
+
+optimizer.step(closure)
+mu_sm, W_sm = model.mu.detach(), model.W.detach()
+mean_mle = samples.mean(0)
+cov_mle = torch.cov(samples.T, correction=0)  # the 1/n covariance
+precision_mle = torch.linalg.inv(cov_mle)
+
+
+def as_text(vector, matrix):
+    vector, matrix = vector.double().numpy(), matrix.double().numpy()
+    return f"{vector.round(4)}  {matrix.round(4).tolist()}"
+
+
+print("                    mean            precision")
+print("score matching :", as_text(mu_sm, W_sm))
+print("closed form    :", as_text(mean_mle, precision_mle))
+print("truth          :", as_text(truth.mean, truth.precision))
+gap = max((mu_sm - mean_mle).abs().max(), (W_sm - precision_mle).abs().max())
+print(f"largest difference, score matching vs closed form: {gap:.1e}")
+
+# %% [markdown]
+# The numerical minimizer agrees with the closed form to the optimizer's tolerance, and
+# $W$ came out symmetric although nothing forced it to. Both differ from the true
+# parameters by the same sampling error, of order $1/\sqrt{500}$ in relative terms:
+# score matching is not *more* accurate than maximum likelihood here, it is the same
+# estimator, reached without ever computing a normalizing constant. The ellipses below,
+# the contours one and two standard deviations out
+# ($\tfrac12 (x - \mu)^\top W (x-\mu) = \tfrac12$ and $2$), show the same thing.
+
+
+# %%
+def half_mahalanobis(mean, precision):
+    def energy(y):
+        diff = y - mean
+        return 0.5 * torch.einsum("ni,ij,nj->n", diff, precision, diff)
+
+    return energy
+
+
+fits = [
+    (truth.mean, truth.precision, "C0", "solid", "true Gaussian"),
+    (mean_mle, precision_mle, "C1", "solid", "maximum likelihood"),
+    (mu_sm, W_sm, "C3", "dashed", "score matching"),
+]
+fig, ax = plt.subplots(figsize=(5, 4))
+plotting.plot_samples(samples.float(), ax=ax, color="gray", size=5)
+for mean, precision, color, style, label in fits:
+    plotting.plot_contours(
+        half_mahalanobis(mean.float(), precision.float()),
+        (-2.0, 4.0),
+        (-2.5, 1.5),
+        ax=ax,
+        filled=False,
+        levels=[0.5, 2.0],
+        colors=color,
+    )
+    ax.collections[-1].set_linestyle(style)
+    ax.plot([], [], color=color, ls=style, label=label)
+ax.set(title="Fits to 500 samples: 1- and 2-std contours")
+ax.legend(loc="lower right", fontsize=9)
+plt.show()
+
+# %% [markdown]
+# ## 3.3 The cost of the Jacobian trace
+#
+# Autograd computes *vector–Jacobian products* $u^\top \nabla_x s_\theta(x)$: one
+# combination of the rows of the Jacobian per backward pass. The trace needs the $d$
+# diagonal entries $\partial s_{\theta,i}/\partial x_i$, each from a different row, so
+# exact implicit score matching takes $d$ backward passes (`jacobian_trace` loops over
+# $i$), and then one more pass through all of them to get the gradient with respect to
+# $\theta$. For an image with $d = 3 \times 64 \times 64 = 12\,288$ that is hopeless.
+#
+# ### Sliced score matching: the trace along random directions
+#
+# The way out is an old trick of [Hutchinson (1989)](../references.md#hutchinson1989).
+# For a random vector $v$ with $\mathbb{E}[v v^\top] = I$ (for instance
+# $v \sim \mathcal{N}(0, I)$) and any square matrix $A$,
+#
+# $$
+# \mathbb{E}_v\big[v^\top A\, v\big] = \operatorname{tr}\big(A\, \mathbb{E}[v v^\top]\big) = \operatorname{tr} A .
+# $$
+#
+# With $A = \nabla_x s_\theta(x)$, the product $v^\top \nabla_x s_\theta(x)$ is the
+# gradient of the scalar $v^\top s_\theta(x)$: a *single* backward pass, whatever $d$.
+# **Sliced score matching** [(Song, Garg, Shi & Ermon, 2019)](../references.md#song2019sliced)
+# projects the whole problem onto random directions. With one $v$ per data point,
+#
+# $$
+# J_{\text{SSM}}(\theta) = \mathbb{E}_{x}\,\mathbb{E}_{v}\Big[v^\top \nabla_x\big(v^\top s_\theta(x)\big) + \tfrac12 \big(v^\top s_\theta(x)\big)^2\Big] = J_{\text{ISM}}(\theta),
+# $$
+#
+# since also $\mathbb{E}_v[(v^\top s)^2] = s^\top \mathbb{E}[v v^\top]\, s = \lVert s \rVert^2$.
+# The **variance-reduced** version keeps the random trace but uses the exact
+# $\tfrac12\lVert s_\theta(x)\rVert^2$ for the second term. Both are unbiased; they
+# differ in how much a single estimate scatters. For Gaussian $v$ the variances per
+# point are
+#
+# $$
+# \operatorname{Var}_v\big[v^\top A v\big] = 2\,\big\lVert \tfrac12 (A + A^\top)\big\rVert_F^2,
+# \qquad
+# \operatorname{Var}_v\big[\tfrac12 (v^\top s)^2\big] = \tfrac12 \lVert s \rVert^4 ,
+# $$
+#
+# where $\lVert \cdot \rVert_F$ is the Frobenius norm. The second grows with the
+# *square* of $\lVert s\rVert^2$, which is of order $d$ for a score close to that of a
+# standard Gaussian.
+#
+# First, the costs. We time one training step (loss and parameter gradient) of a
+# `ScoreMLP` with three hidden layers of width 128, on a batch of 128 points, as the
+# dimension grows: for the exact trace, for both sliced losses, and for the denoising
+# loss of Section 3.4.
+
+
+# %%
+def seconds_per_step(loss_fn, model, x, repeats):
+    """Fastest of `repeats` timed steps: the least disturbed one."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        loss_fn(model, x).backward()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+g = torch.Generator().manual_seed(2)
+objectives = {
+    "implicit (exact trace)": lambda m, x: losses.implicit_score_matching(
+        m, x
+    ),
+    "sliced": lambda m, x: losses.sliced_score_matching(
+        m, x, variance_reduced=False, generator=g
+    ),
+    "sliced, variance-reduced": lambda m, x: losses.sliced_score_matching(
+        m, x, generator=g
+    ),
+    "denoising": lambda m, x: losses.denoising_score_matching(
+        m, x, 0.1, generator=g
+    ),
+}
+dims = [2, 8, 32, 128, 256]
+timings = {name: [] for name in objectives}
+for d in dims:
+    torch.manual_seed(d)
+    net = nets.ScoreMLP(dim=d, hidden=128, depth=3)
+    batch = torch.randn(128, d, generator=g)
+    for name, loss_fn in objectives.items():
+        loss_fn(net, batch).backward()  # warm-up, not timed
+        slow = name.startswith("implicit") and d >= 128
+        seconds = seconds_per_step(loss_fn, net, batch, 1 if slow else 5)
+        timings[name].append(seconds)
+
+# %%
+fig, ax = plt.subplots(figsize=(6.5, 4))
+for (name, seconds), marker in zip(timings.items(), "osDv"):
+    ms = [1000 * t for t in seconds]
+    ax.loglog(dims, ms, marker + "-", label=name)
+ax.set(
+    xlabel="dimension $d$",
+    ylabel="time per training step (ms)",
+    title="Cost of one step, batch of 128",
+)
+ax.legend()
+plt.show()
+ratio = (
+    timings["implicit (exact trace)"][-1]
+    / timings["sliced, variance-reduced"][-1]
+)
+print(
+    f"at d = {dims[-1]} a step with the exact trace is {ratio:.0f} times"
+    " slower than with one random projection"
+)
+plotting.show_table(
+    ["$d$"] + [f"{name} (ms/step)" for name in objectives],
+    [
+        [d] + [1000 * timings[name][k] for name in objectives]
+        for k, d in enumerate(dims)
+    ],
+)
+
+# %% [markdown]
+# The exact trace grows in proportion to $d$ (slope about one on these axes); the
+# sliced and denoising losses stay nearly flat, because their cost is that of the
+# network, not of the dimension. (At small $d$ all of them are dominated by fixed
+# overheads, and the timings wobble with whatever else the machine is doing.)
+#
+# What does the randomness cost? We fix a model and a batch of 256 points, compute the
+# exact $\hat J_{\text{ISM}}$ once, and draw 50 independent sets of projections for each
+# sliced estimator. The model is a standard Gaussian score plus a small random network,
+# $s_\theta(x) = -x + f_\theta(x)$, typical of a model part-way through training on
+# standardized data.
+
+# %%
+rows = []
+g = torch.Generator().manual_seed(3)
+for d in (2, 16, 128):
+    torch.manual_seed(d)
+    f = nets.ScoreMLP(dim=d, hidden=128, depth=3)
+
+    def model_d(y, f=f):
+        return -y + f(y)
+
+    batch = torch.randn(256, d, generator=g)
+    row = [d, losses.implicit_score_matching(model_d, batch).item()]
+    for reduced in (False, True):
+        draws = torch.tensor(
+            [
+                losses.sliced_score_matching(
+                    model_d, batch, variance_reduced=reduced, generator=g
+                ).item()
+                for _ in range(50)
+            ]
+        )
+        mean, std = draws.mean(), draws.std()
+        row += [f"{mean:.3f} ± {std / math.sqrt(50):.3f}", std.item()]
+    rows.append(row)
+plotting.show_table(
+    [
+        "$d$",
+        "exact $\\hat J_{\\mathrm{ISM}}$",
+        "sliced: mean of 50",
+        "sliced: std of one",
+        "variance-reduced: mean of 50",
+        "variance-reduced: std of one",
+    ],
+    rows,
+)
+
+# %% [markdown]
+# Both sliced estimators are unbiased: their averages match the exact value within
+# about two standard errors. But a single plain estimate scatters far more, and the gap
+# widens with the dimension, as the variance formulas predict. The variance-reduced
+# form is the one to use whenever the exact $\lVert s\rVert^2$ is available, which it
+# always is. (The package's `score.hutchinson_trace` draws $\pm 1$ entries instead of
+# Gaussian ones, which removes the diagonal of $A$ from the variance.)
+#
+# ## 3.4 Denoising score matching
+#
+# Here is a different idea, due to [Vincent (2011)](../references.md#vincent2011)
+# (first circulated as a technical report in 2010). Instead of the data, learn the score
+# of a *noisy* version of it. Perturb each data point with Gaussian noise of standard
+# deviation $\sigma$,
+#
+# $$
+# \tilde x = x + \sigma z, \qquad x \sim p,\; z \sim \mathcal{N}(0, I),
+# $$
+#
+# so that $\tilde x$ has the density
+# $q_\sigma(\tilde x) = \int p(x)\, \mathcal{N}(\tilde x; x, \sigma^2 I)\,\mathrm{d}x$.
+# Given the clean point $x$, the noisy point is Gaussian, and the score of this
+# *perturbation kernel* is known in closed form:
+#
+# $$
+# \nabla_{\tilde x} \log \mathcal{N}(\tilde x; x, \sigma^2 I) = -\frac{\tilde x - x}{\sigma^2} = -\frac{z}{\sigma} .
+# $$
+#
+# **Denoising score matching** regresses the model onto this target:
+#
+# $$
+# J_{\text{DSM}}(\theta) = \tfrac12\, \mathbb{E}_{x, z}\Big[\big\lVert s_\theta(x + \sigma z) + z/\sigma \big\rVert^2\Big].
+# $$
+#
+# Each term is a plain regression: one forward pass, no Jacobian, no true score. The
+# name comes from what the target says: $-z/\sigma$ points from the noisy point back
+# towards the clean one, so $s_\theta$ learns to *denoise*.
+#
+# ### Why it works: Vincent's argument
+#
+# Compare it with explicit score matching for the noisy distribution,
+# $J_{\text{ESM},\sigma}(\theta) = \tfrac12\,\mathbb{E}_{q_\sigma}\big[\lVert s_\theta(\tilde x) - \nabla \log q_\sigma(\tilde x)\rVert^2\big]$.
+# Expand both squares. The terms $\tfrac12\mathbb{E}\lVert s_\theta(\tilde x)\rVert^2$
+# are identical, since $\tilde x \sim q_\sigma$ in both. The cross term of the explicit
+# loss is
+#
+# $$
+# \mathbb{E}_{q_\sigma}\big[s_\theta(\tilde x)^\top \nabla \log q_\sigma(\tilde x)\big]
+# = \int s_\theta(\tilde x)^\top \nabla q_\sigma(\tilde x)\,\mathrm{d}\tilde x
+# = \iint p(x)\, s_\theta(\tilde x)^\top \nabla_{\tilde x} \mathcal{N}(\tilde x; x, \sigma^2 I)\,\mathrm{d}x\,\mathrm{d}\tilde x
+# = \mathbb{E}_{x, \tilde x}\big[s_\theta(\tilde x)^\top \nabla_{\tilde x} \log \mathcal{N}(\tilde x; x, \sigma^2 I)\big],
+# $$
+#
+# where the middle step moves the gradient inside the integral that defines $q_\sigma$,
+# and the last multiplies and divides by $\mathcal{N}$. The right-hand side is exactly
+# the cross term of $J_{\text{DSM}}$. What remains are the squared targets, which do not
+# depend on $\theta$:
+#
+# $$
+# J_{\text{DSM}}(\theta) = J_{\text{ESM},\sigma}(\theta) + C_\sigma,
+# \qquad
+# C_\sigma = \frac{d}{2\sigma^2} - \tfrac12\, \mathbb{E}_{q_\sigma}\big[\lVert \nabla \log q_\sigma(\tilde x) \rVert^2\big] \;\ge\; 0 .
+# $$
+#
+# No integration by parts was needed, so nothing is required of $p$: it may live on a
+# curve, in a box, or be the empirical distribution of a finite data set. The noisy
+# density $q_\sigma$ is always smooth. The minimizer is $s_\theta = \nabla \log q_\sigma$:
+# the best regression of $-z/\sigma$ on $\tilde x$, $\mathbb{E}[-z/\sigma \mid \tilde x]$.
+# (That $C_\sigma \ge 0$ follows from the same fact: the average square of a
+# conditional mean is at most the average square of what it averages.)
+#
+# The claim is easy to test on our mixture, because the noisy version of a Gaussian
+# mixture is again a Gaussian mixture (each covariance grows by $\sigma^2 I$); the
+# package provides it as `mixture.perturbed(sigma)`. For several very different score
+# models we compute both losses on the same 50,000 noisy points, point by point, and
+# their difference.
+
+# %%
+sigma = 0.3
+noisy_mixture = mixture.perturbed(sigma)
+g = torch.Generator().manual_seed(4)
+clean = mixture.sample(50_000, generator=g)
+z = torch.randn(clean.shape, generator=g)
+noisy = clean + sigma * z
+noisy_score = noisy_mixture.score(noisy)
+
+
+def per_point_losses(score_model):
+    """DSM and explicit noisy-score-matching terms, one per point."""
+    with torch.no_grad():
+        s = score_model(noisy)
+    dsm = 0.5 * ((s + z / sigma) ** 2).sum(1)
+    esm = 0.5 * ((s - noisy_score) ** 2).sum(1)
+    return dsm, esm
+
+
+def mean_and_error(values):
+    return f"{values.mean():.3f} ± {values.std() / len(values) ** 0.5:.3f}"
+
+
+torch.manual_seed(5)
+models = {
+    "zero, $s = 0$": torch.zeros_like,
+    "standard Gaussian, $s = -x$": lambda y: -y,
+    "narrow Gaussian, $s = -4x$": lambda y: -4 * y,
+    "a randomly initialized `ScoreMLP`": nets.ScoreMLP(2, hidden=64),
+    "clean score $\\nabla \\log p$": mixture.score,
+    "exact noisy score $\\nabla \\log q_\\sigma$": noisy_mixture.score,
+}
+rows = []
+for name, score_model in models.items():
+    dsm, esm = per_point_losses(score_model)
+    rows.append(
+        [name, esm.mean().item(), dsm.mean().item(), mean_and_error(dsm - esm)]
+    )
+targets = 0.5 * (z / sigma).pow(2).sum(1) - 0.5 * noisy_score.pow(2).sum(1)
+c_sigma = targets.mean().item()
+print(
+    "predicted C_sigma = d / (2 sigma^2) - E|grad log q|^2 / 2 ="
+    f" {1 / sigma**2:.3f} - {1 / sigma**2 - c_sigma:.3f} ="
+    f" {mean_and_error(targets)}"
+)
+plotting.show_table(
+    [
+        "model",
+        "explicit $J_{\\mathrm{ESM},\\sigma}$",
+        "denoising $J_{\\mathrm{DSM}}$",
+        "difference ± std. error",
+    ],
+    rows,
+)
+
+# %% [markdown]
+# The explicit losses range from 0 to about 24, and the difference stays the same
+# constant: the rows agree with each other, and with the predicted $C_\sigma$, within
+# their standard errors. (All rows use the same noisy points, so their fluctuations are
+# shared: most of them come from the common term
+# $\tfrac12\lVert z/\sigma \rVert^2 - \tfrac12\lVert\nabla\log q_\sigma\rVert^2$, while the
+# model-dependent part, $s_\theta(\tilde x)^\top\big(z/\sigma + \nabla \log q_\sigma(\tilde x)\big)$,
+# averages to zero.) Look also at the last two rows. The clean score is a *wrong* model
+# for the noisy data, and its nonzero explicit loss is a first measure of the bias
+# discussed below. The exact noisy score has explicit loss zero and denoising loss
+# $C_\sigma$, the floor below which no model's expected denoising loss can go.
+#
+# ### Exercise 3.2: the denoising score-matching loss
+#
+# Implement $J_{\text{DSM}}$ for a batch `x`, with the standard normal noise `z` passed
+# in (so the check is exact) and a noise level `sigma`. Return the mean over points.
+
+
+# %%
+def denoising_score_matching_loss(model, x, z, sigma):
+    """0.5 * mean over the batch of |s(x + sigma z) + z / sigma|^2."""
+    # TODO: your code here
+    raise NotImplementedError
+
+
+check_denoising_score_matching(denoising_score_matching_loss)
+
+# %% tags=["solution"]
+from ebm_book.exercises import check_denoising_score_matching
+
+
+def denoising_score_matching_loss_solution(model, x, z, sigma):
+    noisy = x + sigma * z
+    # the kernel's score: -(noisy - x) / sigma^2 = -z / sigma
+    target = -z / sigma
+    return 0.5 * ((model(noisy) - target) ** 2).sum(dim=1).mean()
+
+
+check_denoising_score_matching(denoising_score_matching_loss_solution)
+
+# %% [markdown]
+# ### The price: bias at large $\sigma$, variance at small $\sigma$
+#
+# Denoising score matching learns $\nabla \log q_\sigma$, not $\nabla \log p$. That is a
+# **bias**, and it shrinks with the noise: for a smooth $p$, $q_\sigma$ differs from $p$
+# by $O(\sigma^2)$, and so does its score. We measure it on the mixture, on clean
+# samples, as the Fisher divergence between the two scores relative to
+# $\mathbb{E}_p\lVert\nabla\log p\rVert^2$.
+#
+# Small $\sigma$ has its own problem, **variance**. Expand one term of the loss:
+#
+# $$
+# \tfrac12\big\lVert s_\theta(\tilde x) + z/\sigma \big\rVert^2
+# = \tfrac12\lVert s_\theta(\tilde x)\rVert^2 + \frac{s_\theta(\tilde x)^\top z}{\sigma} + \frac{\lVert z \rVert^2}{2\sigma^2} .
+# $$
+#
+# The last term carries no gradient but dominates the value: a mini-batch estimate of
+# the loss has a standard deviation growing like $1/\sigma^2$. The middle term is the one
+# that matters for training. The gradient with respect to $\theta$ is driven by the
+# residual $s_\theta(\tilde x) + z/\sigma$, whose noise has standard deviation $1/\sigma$
+# per coordinate, so the *gradient's* variance grows like $1/\sigma^2$, while the signal
+# it carries, the score of $q_\sigma$, stays of order one. We measure both on batches of
+# 256 points, for a fixed network.
+
+# %%
+sigmas = [1.0, 0.5, 0.3, 0.1, 0.03, 0.01]
+g = torch.Generator().manual_seed(6)
+x_clean = mixture.sample(20_000, generator=g)
+true_scores = mixture.score(x_clean)
+torch.manual_seed(7)
+probe_net = nets.ScoreMLP(2, hidden=64)
+parameters = list(probe_net.parameters())
+rows, bias, loss_std, grad_std = [], [], [], []
+for s in sigmas:
+    error = mixture.perturbed(s).score(x_clean) - true_scores
+    relative = error.pow(2).sum(1).mean() / true_scores.pow(2).sum(1).mean()
+    bias.append(relative.item())
+    values, grads = [], []
+    for _ in range(40):
+        index = torch.randint(len(x_clean), (256,), generator=g)
+        loss = losses.denoising_score_matching(
+            probe_net, x_clean[index], s, generator=g
+        )
+        gradient = torch.autograd.grad(loss, parameters)
+        grads.append(torch.cat([t.flatten() for t in gradient]))
+        values.append(loss.item())
+    loss_std.append(torch.tensor(values).std().item())
+    # square root of the total variance of the gradient vector
+    grad_std.append(torch.stack(grads).var(0).sum().sqrt().item())
+    rows.append([s, bias[-1], loss_std[-1], grad_std[-1]])
+plotting.show_table(
+    [
+        "$\\sigma$",
+        "bias: relative Fisher divergence",
+        "std of the loss estimate",
+        "std of the gradient estimate",
+    ],
+    rows,
+)
+
+# %%
+fig, (ax_bias, ax_var) = plt.subplots(1, 2, figsize=(10, 3.6))
+ax_bias.loglog(sigmas, bias, "o-", color="C0", label="measured")
+slope_4 = [bias[3] * (s / 0.1) ** 4 for s in sigmas]
+ax_bias.loglog(
+    sigmas, slope_4, ":", color="gray", label="$\\propto \\sigma^4$"
+)
+ax_bias.set(
+    xlabel="$\\sigma$",
+    ylabel="relative Fisher divergence",
+    title="Bias: $\\nabla \\log q_\\sigma$ vs $\\nabla \\log p$",
+)
+ax_bias.legend()
+ax_var.loglog(sigmas, loss_std, "o-", color="C1", label="loss estimate")
+ax_var.loglog(sigmas, grad_std, "s-", color="C2", label="gradient estimate")
+slope_2 = [loss_std[-1] * (0.01 / s) ** 2 for s in sigmas]
+slope_1 = [grad_std[-1] * (0.01 / s) for s in sigmas]
+ax_var.loglog(
+    sigmas, slope_2, ":", color="C1", label="$\\propto \\sigma^{-2}$"
+)
+ax_var.loglog(
+    sigmas, slope_1, ":", color="C2", label="$\\propto \\sigma^{-1}$"
+)
+ax_var.set(
+    xlabel="$\\sigma$",
+    ylabel="standard deviation (batch of 256)",
+    title="Variance of the DSM estimates",
+)
+ax_var.legend(fontsize=9)
+plt.tight_layout()
+plt.show()
+print(
+    f"from sigma = 1 to sigma = 0.01: the bias falls"
+    f" {bias[0] / bias[-1]:.0e}-fold, the variance of the gradient"
+    f" grows {(grad_std[-1] / grad_std[0]) ** 2:.0f}-fold"
+)
+
+# %% [markdown]
+# The two panels pull in opposite directions. The bias falls like $\sigma^4$ once
+# $\sigma$ is small compared with the modes (the score error like $\sigma^2$); the
+# standard deviation of the loss estimate grows like $\sigma^{-2}$, and that of the
+# gradient like $\sigma^{-1}$, so the gradient's variance grows like $\sigma^{-2}$. At
+# $\sigma = 0.01$ the learned score would be nearly unbiased, but each gradient step is
+# mostly noise. Any single $\sigma$ is a compromise; Chapter 4 stops compromising and
+# uses many.
+#
+# ## 3.5 Noise prediction: the same object, rescaled
+#
+# The denoising target is $-z/\sigma$: up to the factor $-1/\sigma$, the noise itself.
+# A network $\epsilon_\theta(\tilde x)$ trained to *predict the noise* $z$ from the noisy
+# point is therefore a score model in disguise:
+#
+# $$
+# s_\theta(\tilde x) = -\frac{\epsilon_\theta(\tilde x)}{\sigma}
+# \quad\Longrightarrow\quad
+# J_{\text{DSM}}(\theta) = \tfrac12\,\mathbb{E}\Big\lVert -\frac{\epsilon_\theta(\tilde x)}{\sigma} + \frac{z}{\sigma}\Big\rVert^2
+# = \frac{1}{2\sigma^2}\, \mathbb{E}\big\lVert \epsilon_\theta(\tilde x) - z \big\rVert^2 .
+# $$
+#
+# So $\sigma^2 J_{\text{DSM}} = \tfrac12\, \mathbb{E}\lVert \epsilon_\theta(\tilde x) - z\rVert^2$:
+# the $\sigma^2$-weighted denoising loss is half the mean squared error of noise
+# prediction. Its minimizer is
+# $\epsilon^\star(\tilde x) = \mathbb{E}[z \mid \tilde x] = -\sigma\, \nabla \log q_\sigma(\tilde x)$,
+# and the best guess of the clean point is
+# $\mathbb{E}[x \mid \tilde x] = \tilde x + \sigma^2\, \nabla \log q_\sigma(\tilde x)$
+# (Tweedie's formula): denoising and score estimation are one problem.
+#
+# Denoising diffusion probabilistic models (DDPM) [(Ho, Jain & Abbeel, 2020)](../references.md#ho2020)
+# write the noisy data at step $t$ as
+# $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\,\epsilon$, with clean data
+# $x_0$, $\epsilon \sim \mathcal{N}(0, I)$ and a coefficient $0 < \bar\alpha_t < 1$.
+# This is our $\tilde x = x + \sigma z$ with the clean data scaled by
+# $\sqrt{\bar\alpha_t}$ and $\sigma_t = \sqrt{1 - \bar\alpha_t}$. The kernel's score is
+# $-(x_t - \sqrt{\bar\alpha_t}\,x_0)/(1 - \bar\alpha_t) = -\epsilon/\sqrt{1-\bar\alpha_t}$,
+# so
+#
+# $$
+# s_\theta(x_t, t) = -\frac{\epsilon_\theta(x_t, t)}{\sqrt{1 - \bar\alpha_t}},
+# \qquad
+# L_{\text{simple}}(t) = \mathbb{E}\big\lVert \epsilon - \epsilon_\theta(x_t, t) \big\rVert^2 = 2\,(1 - \bar\alpha_t)\, J_{\text{DSM}}(t) ,
+# $$
+#
+# where $L_{\text{simple}}$ is the training loss of DDPM at step $t$ and
+# $J_{\text{DSM}}(t)$ is ours at $\sigma_t$ on data scaled by $\sqrt{\bar\alpha_t}$.
+# (Implementations often average the squared error over the $d$ coordinates rather than
+# summing, which divides it by $d$.) We check both identities with the package's
+# `denoising_score_matching`, re-creating the noise it draws from the same seed.
+
+# %%
+torch.manual_seed(9)
+score_net = nets.ScoreMLP(2, hidden=64)
+x0 = mixture.sample(1000, generator=torch.Generator().manual_seed(10))
+
+
+def noise_predictor(noisy_points, noise_std):
+    return -noise_std * score_net(noisy_points)  # eps = -sigma s
+
+
+def seeded(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+with torch.no_grad():
+    dsm = losses.denoising_score_matching(
+        score_net, x0, sigma, generator=seeded(11)
+    )
+    z_same = torch.randn(x0.shape, generator=seeded(11))  # same draw
+    eps_hat = noise_predictor(x0 + sigma * z_same, sigma)
+    mse = (eps_hat - z_same).pow(2).sum(1).mean()
+    print(
+        f"sigma = {sigma}:     sigma^2 J_DSM = {sigma**2 * dsm:.6f},"
+        f"  MSE(eps) / 2 = {mse / 2:.6f}"
+    )
+
+    alpha_bar = 0.64
+    std_t = math.sqrt(1 - alpha_bar)
+    scaled = math.sqrt(alpha_bar) * x0
+    dsm_t = losses.denoising_score_matching(
+        score_net, scaled, std_t, generator=seeded(12)
+    )
+    eps = torch.randn(x0.shape, generator=seeded(12))
+    x_t = scaled + std_t * eps
+    l_simple = (eps - noise_predictor(x_t, std_t)).pow(2).sum(1).mean()
+    print(
+        f"alpha_bar = {alpha_bar}: 2 (1 - alpha_bar) J_DSM ="
+        f" {2 * (1 - alpha_bar) * dsm_t:.6f},  L_simple = {l_simple:.6f}"
+    )
+
+    # Tweedie: E[x | noisy] = noisy + sigma^2 grad log q(noisy)
+    denoised = noisy + sigma**2 * noisy_score
+    before = (noisy - clean).pow(2).sum(1).mean()
+    after = (denoised - clean).pow(2).sum(1).mean()
+    print(
+        f"squared error of the noisy points {before:.4f}"
+        f" (d sigma^2 = {2 * sigma**2:.2f}); after Tweedie"
+        f" denoising {after:.4f}, {1 - after / before:.0%} less"
+    )
+
+# %% [markdown]
+# The same numbers, from two formulas. The last line shows what "denoising" means:
+# moving each of the 50,000 noisy points of Section 3.4 by $\sigma^2$ times the exact
+# noisy score removes about a quarter of the noise's squared error. No denoiser can do
+# better on average, since $\mathbb{E}[x \mid \tilde x]$ is the best guess; what remains
+# is the uncertainty about $x$ that is left once $\tilde x$ is seen.
+#
+# The $\sigma^2$ weighting also explains why noise-prediction losses behave well across
+# noise levels: multiplying the loss by $\sigma^2$ cancels the $1/\sigma^2$ growth of its
+# scale measured in Section 3.4. Chapter 4 uses exactly this weighting to train one
+# network at many noise levels at once [(Song & Ermon, 2019)](../references.md#song2019).
+#
+# ### Exercise 3.3: from predicted noise to score
+#
+# A DDPM network returns `eps`, its prediction of $\epsilon$ at a step whose coefficient
+# is `alpha_bar` $= \bar\alpha_t$. Return the corresponding score.
+
+
+# %%
+def score_from_noise_prediction(eps, alpha_bar):
+    """The score at x_t = sqrt(a) x_0 + sqrt(1 - a) eps, from eps."""
+    # TODO: your code here
+    raise NotImplementedError
+
+
+check_score_from_noise_prediction(score_from_noise_prediction)
+
+# %% tags=["solution"]
+import math
+
+from ebm_book.exercises import check_score_from_noise_prediction
+
+
+def score_from_noise_prediction_solution(eps, alpha_bar):
+    # N(x_t; sqrt(a) x_0, (1 - a) I) has the score
+    # -(x_t - sqrt(a) x_0) / (1 - a) = -eps / sqrt(1 - a).
+    return -eps / math.sqrt(1 - alpha_bar)
+
+
+check_score_from_noise_prediction(score_from_noise_prediction_solution)
+
+# %% [markdown]
+# ## 3.6 Hands-on: a score network for 2-D data
+#
+# Time to learn a score from samples alone. We train the package's `ScoreMLP` (three
+# hidden layers of width 128, SiLU activations) by denoising score matching with
+# `training.train`, which runs Adam on random mini-batches of 512 points. Two details
+# matter. First, the gradient noise measured in Section 3.4 keeps Adam's iterates
+# jittering around the optimum, and the jitter is itself an error in the learned score.
+# So after 2000 steps at learning rate $2\times10^{-3}$ we take 500 more at
+# $2\times10^{-4}$ and 250 at $2\times10^{-5}$, each stage calming the jitter of the one
+# before. Second, `train` shows a progress bar by default; on this page we switch it
+# off with `progress=False`.
+#
+# ### A mixture whose noisy score we know
+#
+# We train on 10,000 samples of the mixture at $\sigma = 0.3$, and compare with
+# $\nabla \log q_\sigma$, which `noisy_mixture.score` gives exactly.
+
+
+# %%
+def dsm_objective(sigma):
+    def loss(model, batch, generator):
+        return losses.denoising_score_matching(model, batch, sigma, generator)
+
+    return loss
+
+
+def train_score_net(data, sigma, seed=0):
+    torch.manual_seed(seed)  # the network's initial weights
+    model = nets.ScoreMLP(dim=2, hidden=128, depth=3)
+    history = []
+    schedule = [(2e-3, 2000), (2e-4, 500), (2e-5, 250)]
+    for stage, (lr, n_steps) in enumerate(schedule):
+        history += training.train(
+            model,
+            dsm_objective(sigma),
+            data,
+            n_steps=n_steps,
+            batch_size=512,
+            lr=lr,
+            seed=10 * seed + stage,
+            progress=False,
+        )
+    return model, history
+
+
+train_data = mixture.sample(10_000, generator=seeded(13))
+start = time.perf_counter()
+mixture_net, history = train_score_net(train_data, sigma)
+print(
+    f"trained in {time.perf_counter() - start:.1f} s; final loss"
+    f" (mean of the last 200 steps) {sum(history[-200:]) / 200:.3f};"
+    f" lowest possible: C_sigma = {c_sigma:.3f}"
+)
+
+test = noisy_mixture.sample(20_000, generator=seeded(14))
+fisher = metrics.fisher_divergence(mixture_net, noisy_mixture.score, test)
+scale = noisy_mixture.score(test).pow(2).sum(1).mean().item()
+print(
+    f"Fisher divergence on noisy test data: {fisher:.4f}, that is"
+    f" {fisher / scale:.1%} of E|grad log q|^2 = {scale:.2f}"
+)
+
+# %%
+window = (-4.0, 4.0)
+
+
+def log_error(y):
+    with torch.no_grad():
+        error = mixture_net(y) - noisy_mixture.score(y)
+    return torch.log10(error.norm(dim=1)).clamp(-2, 1)
+
+
+fig, axes = plt.subplots(1, 4, figsize=(15, 3.7))
+running_mean = torch.tensor(history).unfold(0, 100, 1).mean(1)
+axes[0].plot(history, lw=0.5, color="C5", label="each batch")
+axes[0].plot(range(99, len(history)), running_mean, label="mean of 100")
+axes[0].axhline(c_sigma, color="C3", ls="--", lw=1, label="$C_\\sigma$")
+axes[0].set(
+    xlabel="step",
+    ylabel="DSM loss",
+    ylim=(c_sigma - 1, c_sigma + 4),
+    title="training loss",
+)
+axes[0].legend()
+fields = [
+    (noisy_mixture.score, "exact $\\nabla \\log q_\\sigma$"),
+    (mixture_net, "learned $s_\\theta$"),
+]
+for ax, (field, title) in zip(axes[1:3], fields):
+    plotting.plot_score_field(
+        lambda y, field=field: field(y).detach(), window, window, ax=ax, n=17
+    )
+    ax.set(title=title)
+plotting.plot_contours(
+    log_error,
+    window,
+    window,
+    ax=axes[3],
+    levels=torch.linspace(-2, 1, 13).tolist(),
+    cmap="magma",
+    colorbar=True,
+    label="$\\log_{10} \\| s_\\theta - \\nabla \\log q_\\sigma \\|$",
+)
+plotting.plot_contours(
+    noisy_mixture.energy,
+    window,
+    window,
+    ax=axes[3],
+    filled=False,
+    levels=[2, 4, 7],
+    colors="white",
+)
+axes[3].set(title="error (white: density contours)")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The training loss is noisy, as Section 3.4 predicted: single batches scatter by about
+# one unit on either side of $C_\sigma$. Its average settles just above $C_\sigma$, which
+# the *expected* loss can never cross; the small excess is the Fisher divergence we are
+# minimizing, hidden under the constant. The learned field is hard to tell from the exact
+# one where the data lives, but the error map tells a different story at the edges: the
+# error grows by orders of magnitude away from the three modes. We quantify it by
+# splitting points by their density: the noisy test samples in the top half of
+# $\log q_\sigma$, those in the bottom 5%, and uniform points of $[-4, 4]^2$ whose
+# density is below that of 99% of the data. Besides the Fisher divergence we report the
+# average cosine between the learned and the exact score, which says whether the learned
+# arrows at least point the right way.
+
+# %%
+log_q = noisy_mixture.log_prob(test)
+levels = torch.quantile(log_q, torch.tensor([0.01, 0.05, 0.5]))
+uniform = torch.empty(40_000, 2).uniform_(-4, 4, generator=seeded(15))
+rare = noisy_mixture.log_prob(uniform) < levels[0]
+regions = {
+    "high density (top 50% of test points)": test[log_q > levels[2]],
+    "low density (bottom 5% of test points)": test[log_q < levels[1]],
+    "rare (uniform points below the 1% level)": uniform[rare],
+}
+rows = []
+for name, points in regions.items():
+    exact = noisy_mixture.score(points)
+    with torch.no_grad():
+        learned = mixture_net(points)
+    error = metrics.fisher_divergence(mixture_net, noisy_mixture.score, points)
+    norm = exact.pow(2).sum(1).mean().item()
+    cosine = torch.cosine_similarity(learned, exact, dim=1).mean().item()
+    rows.append([name, len(points), error, norm, error / norm, cosine])
+plotting.show_table(
+    [
+        "region",
+        "points",
+        "Fisher divergence",
+        "$\\mathbb{E}\\lVert \\nabla \\log q_\\sigma\\rVert^2$",
+        "relative",
+        "mean cosine",
+    ],
+    rows,
+)
+
+# %% [markdown]
+# Where the data is dense, the squared error is well under 1% of the squared score. In
+# the rare region, the absolute error is hundreds of times larger: denoising score
+# matching only ever sees noisy points within a few $\sigma$ of the data, and elsewhere
+# the network extrapolates. The extrapolation is smooth, so the arrows still point
+# roughly the right way (the cosine stays close to one), and the relative error grows
+# more slowly because the true score is large out there. That is what keeps chains
+# started far away moving inwards.
+#
+# Now we sample. We run Langevin dynamics (Chapter 2) from 2000 points spread uniformly
+# over $[-3, 3]^2$, once with the learned score and once with the exact noisy score, with
+# the same step size $\epsilon = 0.02$ and the same 1000 steps, and compare both with
+# fresh samples of $q_\sigma$: the target of the learned score is the *noisy*
+# distribution. The sliced Wasserstein distance (Chapter 2) between fresh samples of
+# $q_\sigma$ gives the finite-sample floor.
+
+# %%
+g = seeded(16)
+start_points = torch.empty(2000, 2).uniform_(-3, 3, generator=g)
+reference = noisy_mixture.sample(2000, generator=g)
+samplers = {"learned": mixture_net, "exact noisy": noisy_mixture.score}
+with torch.no_grad():
+    chains = {
+        name: sampling.langevin(
+            score, start_points, 0.02, 1000, generator=g
+        ).samples
+        for name, score in samplers.items()
+    }
+fresh = [noisy_mixture.sample(2000, generator=g) for _ in range(3)]
+floor = sum(
+    metrics.sliced_wasserstein(f, reference, generator=g) for f in fresh
+) / len(fresh)
+weights, _ = metrics.mode_weights(fresh[0], noisy_mixture)
+rows = [["fresh samples of $q_\\sigma$ (floor)", floor]]
+rows[0] += [f"{w:.3f}" for w in weights.tolist()]
+for name, samples in chains.items():
+    distance = metrics.sliced_wasserstein(samples, reference, generator=g)
+    weights, errors = metrics.mode_weights(samples, noisy_mixture)
+    rows.append([f"Langevin, {name} score", distance])
+    rows[-1] += [
+        f"{w:.3f} ± {e:.3f}" for w, e in zip(weights.tolist(), errors.tolist())
+    ]
+plotting.show_table(
+    [
+        "samples",
+        "sliced Wasserstein to $q_\\sigma$",
+        "weight of mode 1 (0.5)",
+        "mode 2 (0.3)",
+        "mode 3 (0.2)",
+    ],
+    rows,
+)
+
+# %%
+panels = [("fresh samples of $q_\\sigma$", fresh[0])] + [
+    (f"Langevin, {name} score", samples) for name, samples in chains.items()
+]
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.7))
+for ax, (title, samples) in zip(axes, panels):
+    plotting.plot_samples(samples, ax=ax, size=2, xlim=window, ylim=window)
+    ax.set(title=title)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Langevin dynamics with the learned score produces samples that are hard to tell from
+# fresh ones, by eye and by the numbers: its distance is close to the floor, and at
+# least as close as that of Langevin with the exact score. The mode weights of both are within
+# about two standard errors of the truth. The chains mostly settle in the basin of
+# attraction where they start, as in Chapter 2, and the few that cross between modes
+# travel through exactly the region where the learned score is least accurate.
+#
+# ### Two moons: no known score
+#
+# The same recipe on a data set with no formula for its density: the two moons, with
+# noise $0.05$ around each curve, learned at $\sigma = 0.1$. Without the true score we
+# can only judge the samples, against fresh noisy data.
+
+# %%
+moons_sigma = 0.1
+moons = datasets.two_moons(10_000, generator=seeded(17))
+moons_net, _ = train_score_net(moons, moons_sigma)
+
+g = seeded(18)
+
+
+def fresh_noisy_moons(n=2000):
+    points = datasets.two_moons(n, generator=g)
+    return points + moons_sigma * torch.randn(points.shape, generator=g)
+
+
+reference = fresh_noisy_moons()
+start_points = torch.empty(2000, 2).uniform_(-3, 3, generator=g)
+with torch.no_grad():
+    moons_samples = sampling.langevin(
+        moons_net, start_points, 0.002, 2000, generator=g
+    ).samples
+floor = (
+    sum(
+        metrics.sliced_wasserstein(fresh_noisy_moons(), reference, generator=g)
+        for _ in range(3)
+    )
+    / 3
+)
+distance = metrics.sliced_wasserstein(moons_samples, reference, generator=g)
+print(
+    f"sliced Wasserstein to fresh noisy moons: Langevin {distance:.3f},"
+    f" floor {floor:.3f} ({distance / floor:.1f} x the floor)"
+)
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+moons_window = (-3.0, 3.0)
+plotting.plot_score_field(
+    lambda y: moons_net(y).detach(),
+    moons_window,
+    moons_window,
+    ax=axes[0],
+    n=15,
+)
+plotting.plot_samples(moons[:1000], ax=axes[0], size=3, color="black")
+axes[0].set(title="data and learned score $s_\\theta$")
+plotting.plot_samples(
+    moons_samples, ax=axes[1], size=2, xlim=moons_window, ylim=moons_window
+)
+axes[1].set(title="2000 Langevin samples")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The score network has learned the shape of the moons from samples alone, and Langevin
+# dynamics turns it into new samples spread along both curves. The distance to fresh
+# data is somewhat above the floor. Part of the gap is the sampler: the chains, started
+# uniformly, must spread along the curves by diffusion, which is slow. Part is the
+# score: along a curve the true score is nearly zero, while across it the score is of
+# order $1/\sigma$, so a small *relative* error of the network becomes a systematic
+# drift along the curve. Without a ground truth we cannot separate the two here; on the
+# mixture we could.
+#
+# Three observations from this section lead to the next chapter. The learned score is
+# accurate only where the data is, but Langevin chains *start* where it is not. A large
+# $\sigma$ would spread the noisy data over more of the space and make the score
+# accurate there, at the price of a blurred target. And a single $\sigma$ forces a choice
+# between the two, as Section 3.4 showed. [Song & Ermon (2019)](../references.md#song2019)
+# identified these same problems; their remedy, to learn the score at many noise levels
+# at once and to anneal through them while sampling, is the subject of Chapter 4.
+#
+# ## Reflection questions
+#
+# ??? question "1. A colleague trains an *energy* network $E_\theta$ with ReLU activations by implicit score matching, with $s_\theta = -\nabla_x E_\theta$. The loss goes down, but the model is poor. What went wrong?"
+#     A ReLU network is piecewise linear, so its gradient $s_\theta$ is piecewise
+#     constant and jumps across the kinks, and its Jacobian (the Hessian of $E_\theta$)
+#     is zero almost everywhere. The trace that autograd computes is then zero, and the
+#     objective degenerates to $\tfrac12\mathbb{E}\lVert s_\theta\rVert^2$, which is
+#     minimized by flattening the energy. The integration by parts behind
+#     $J_{\text{ISM}}$ needs a differentiable score; the jumps hide delta functions in
+#     the true divergence that autograd never sees. Smooth activations (SiLU, softplus,
+#     tanh) fix it; denoising score matching, which needs no Jacobian, avoids the issue.
+#
+# ??? question "2. Implicit score matching has no bias and needs no noise. Why do score-based generative models use denoising score matching instead?"
+#     Cost, and assumptions. The exact trace costs $d$ backward passes, prohibitive for
+#     images; sliced score matching removes that cost but adds variance. More
+#     fundamentally, implicit score matching assumes a differentiable data density, and
+#     natural data concentrates near low-dimensional structure, where $\nabla \log p$ is
+#     undefined or enormous. Denoising score matching works with any $p$, since
+#     $q_\sigma$ is always smooth, and it costs one forward pass. Its bias, learning
+#     $\nabla\log q_\sigma$, turns out to be useful: Chapter 4 needs the noisy scores
+#     anyway.
+#
+# ??? question "3. The training loss of denoising score matching never approaches zero. How can you tell whether a model is good when the true score is unknown?"
+#     The loss equals the Fisher divergence plus $C_\sigma$, a constant that depends on
+#     the unknown data distribution, so its absolute value says little; only
+#     *differences* of the loss between models, on the same data and noise, are
+#     meaningful. Compare models on held-out data with a fixed noise draw (the variance
+#     measured in Section 3.4 makes this essential at small $\sigma$), and judge the end
+#     product by sample quality, with a metric and its finite-sample floor, as in
+#     Section 3.6.
+#
+# ??? question "4. In the hands-on, chains started uniformly still ended up near the data, although the learned score was worst far from it. Why, and when would this fail?"
+#     Far from the data the learned field was still roughly right in direction (the mean
+#     cosine in the rare region was close to one): the network extrapolates smoothly,
+#     and in two dimensions the training noise reaches much of the window. In high
+#     dimension almost all of the space is far from the data and never visited by noisy
+#     samples, so a chain started at random sees an untrained field, and may stall or
+#     drift towards spurious modes. Between modes, errors in the score also change how
+#     often chains switch modes, and so the mode weights. Larger noise levels cover this
+#     empty space: the starting point of Chapter 4.
+#
+# ## Summary
+#
+# - Explicit score matching, half the Fisher divergence
+#   $\tfrac12\mathbb{E}_p\lVert s_\theta - \nabla\log p\rVert^2$, is the natural objective
+#   but needs the unknown score.
+# - Integration by parts turns it into implicit score matching,
+#   $\mathbb{E}_p[\tfrac12\lVert s_\theta\rVert^2 + \operatorname{tr}\nabla_x s_\theta]$, up
+#   to a constant, for differentiable models and densities with vanishing boundary
+#   terms. On a Gaussian it gives the sample mean and the inverse $1/n$ sample
+#   covariance: the maximum likelihood estimates.
+# - The exact trace costs $d$ backward passes. Sliced score matching replaces it by
+#   $v^\top \nabla_x (v^\top s_\theta)$ with random $v$, one pass at any $d$; the
+#   variance-reduced form keeps the scatter of the estimate small.
+# - Denoising score matching regresses $s_\theta(x + \sigma z)$ onto $-z/\sigma$. It
+#   equals explicit score matching for the noisy density $q_\sigma$ up to a constant
+#   $C_\sigma$, so it learns $\nabla\log q_\sigma$: a bias of order $\sigma^2$ in the
+#   score, and a gradient variance growing like $1/\sigma^2$.
+# - Noise prediction is the same thing: $s_\theta = -\epsilon_\theta/\sigma$, and
+#   $\sigma^2 J_{\text{DSM}} = \tfrac12\mathbb{E}\lVert\epsilon_\theta - z\rVert^2$; in
+#   DDPM's notation, $s_\theta = -\epsilon_\theta/\sqrt{1-\bar\alpha_t}$.
+# - A small score network trained by denoising score matching and sampled with Langevin
+#   dynamics generates good 2-D samples, but its score is least accurate where the data
+#   is rare, which is where sampling starts.
+#
+# ## References
+#
+# - A. Hyvärinen (2005). *Estimation of non-normalized statistical models by score
+#   matching.* Journal of Machine Learning Research 6. (Implicit score matching, and the
+#   Gaussian case.)
+# - P. Vincent (2011). *A connection between score matching and denoising autoencoders.*
+#   Neural Computation 23(7); technical report 1358, Université de Montréal, 2010.
+# - Y. Song, S. Garg, J. Shi, S. Ermon (2019). *Sliced score matching: a scalable
+#   approach to density and score estimation.* UAI.
+# - M. F. Hutchinson (1989). *A stochastic estimator of the trace of the influence
+#   matrix for Laplacian smoothing splines.* Communications in Statistics – Simulation
+#   and Computation 18(3).
+# - J. Ho, A. Jain, P. Abbeel (2020). *Denoising diffusion probabilistic models.*
+#   NeurIPS.
+# - Y. Song, S. Ermon (2019). *Generative modeling by estimating gradients of the data
+#   distribution.* NeurIPS. (The problems of Section 3.6, and their remedy in Chapter 4.)
+#
+# The full bibliography is on the [references page](../references.md).
