@@ -493,7 +493,7 @@ problems = {
 level_schedule = noise.geometric_sigmas(
     4.0, 0.05, 10
 )  # from the data's spread down
-results, samples_of = [], {}
+results, samples_of, models_of = [], {}, {}
 for index, (name, (draw, mixture)) in enumerate(problems.items()):
     data = draw(5000, generator=torch.Generator().manual_seed(10 + index))
     model = fit_ncsn(data, level_schedule, seed=index)
@@ -524,6 +524,7 @@ for index, (name, (draw, mixture)) in enumerate(problems.items()):
         )
     results.append(row)
     samples_of[name] = (data, learned)
+    models_of[name] = model
 plotting.show_table(list(results[0]), [list(r.values()) for r in results])
 
 # %%
@@ -631,16 +632,14 @@ def reverse_diffusion_step_solution(x, score, sigma_now, sigma_next, z):
 check_reverse_diffusion_step(reverse_diffusion_step_solution)
 
 # %% [markdown]
-# **Three samplers, one model.** The NCSN trained on the ring of Gaussians is a score
+# **Three samplers, one model.** The NCSN trained above on the ring of Gaussians is a score
 # model for every $\sigma$ it was trained at. We sample it three ways and compare. The SDE
 # and the ODE take one or two score evaluations per level, so they use a finer schedule of
 # 200 levels; the network is evaluated between its training levels, which works because
 # it takes $\sigma$ as a continuous input.
 
 # %%
-ring_model = fit_ncsn(
-    samples_of["ring of 8 Gaussians"][0], level_schedule, seed=0
-)
+ring_model = models_of["ring of 8 Gaussians"]
 fine_levels = noise.geometric_sigmas(4.0, 0.05, 200)
 generator = torch.Generator().manual_seed(60)
 prior = 4.0 * torch.randn(2000, 2, generator=generator)
