@@ -23,7 +23,15 @@ import torch
 from ._validation import check_points, check_positive, check_positive_int
 from .score import score_from_energy
 
-__all__ = ["Banana", "DoubleWell", "Energy", "Gaussian", "GaussianMixture", "Ring"]
+__all__ = [
+    "Banana",
+    "DoubleWell",
+    "Energy",
+    "Gaussian",
+    "GaussianMixture",
+    "Ring",
+    "example_mixture",
+]
 
 
 class Energy:
@@ -385,6 +393,30 @@ class GaussianMixture(Energy):
 
     def __repr__(self) -> str:
         return f"GaussianMixture(n_components={self.n_components}, dim={self.dim})"
+
+
+def example_mixture() -> GaussianMixture:
+    r"""The book's running example: three tilted, unequal Gaussian modes in 2-D.
+
+    Weights $0.5, 0.3, 0.2$, means $(-1.5, -1)$, $(1.5, -0.5)$, $(0, 1.6)$, and
+    correlated covariances, so that the modes differ in size, shape and mass. Chapters
+    1-3 use it wherever they need a multi-modal density with an exact score.
+
+    Examples
+    --------
+    >>> mixture = example_mixture()
+    >>> mixture.weights, mixture.n_components
+    (tensor([0.5000, 0.3000, 0.2000]), 3)
+    """
+    covariances = torch.tensor(
+        [
+            [[0.3, 0.15], [0.15, 0.3]],
+            [[0.5, -0.2], [-0.2, 0.3]],
+            [[0.2, 0.0], [0.0, 0.2]],
+        ]
+    )
+    means = [[-1.5, -1.0], [1.5, -0.5], [0.0, 1.6]]
+    return GaussianMixture(means, covariances, weights=[0.5, 0.3, 0.2])
 
 
 class DoubleWell(Energy):

@@ -67,6 +67,24 @@ class SamplingResult:
     acceptance_rate: float | None = None
 
 
+class _Recorder:
+    """Keeps a sampler's states every ``record_every`` steps (nothing when it is ``None``)."""
+
+    def __init__(self, x0: torch.Tensor, record_every: int | None) -> None:
+        if record_every is not None:
+            check_positive_int(record_every, "record_every")
+        self.every = record_every
+        self.states = [x0.clone()] if record_every else []
+
+    def step(self, step: int, x: torch.Tensor) -> None:
+        if self.every and step % self.every == 0:
+            self.states.append(x.clone())
+
+    def result(self, x: torch.Tensor, acceptance_rate: float | None = None) -> SamplingResult:
+        trajectory = torch.stack(self.states).detach() if self.every else None
+        return SamplingResult(x.detach(), trajectory, acceptance_rate)
+
+
 def _noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """Standard normal noise shaped like ``x``, on ``x``'s device, from ``generator``."""
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
@@ -93,13 +111,9 @@ def _check_finite(x: torch.Tensor, step: int, step_size: float) -> None:
         )
 
 
-def _check_sampler_args(
-    x0: torch.Tensor, step_size: float, n_steps: int, record_every: int | None
-) -> float:
+def _check_sampler_args(x0: torch.Tensor, step_size: float, n_steps: int) -> float:
     check_points(x0, name="x0")
     check_positive_int(n_steps, "n_steps")
-    if record_every is not None:
-        check_positive_int(record_every, "record_every")
     return check_positive(step_size, "step_size")
 
 
@@ -147,19 +161,15 @@ def langevin(
     >>> round(result.samples.mean().item(), 1), round(result.samples.var().item(), 1)
     (0.0, 1.0)
     """
-    step_size = _check_sampler_args(x0, step_size, n_steps, record_every)
+    step_size = _check_sampler_args(x0, step_size, n_steps)
     x = x0.detach().clone()
-    trajectory = [x.clone()] if record_every else None
+    recorder = _Recorder(x, record_every)
     noise_scale = math.sqrt(step_size)
     for step in range(1, n_steps + 1):
         x = x + 0.5 * step_size * _checked_score(score, x) + noise_scale * _noise(x, generator)
         _check_finite(x, step, step_size)
-        if record_every and step % record_every == 0:
-            trajectory.append(x.clone())
-    return SamplingResult(
-        samples=x.detach(),
-        trajectory=torch.stack(trajectory).detach() if record_every else None,
-    )
+        recorder.step(step, x)
+    return recorder.result(x)
 
 
 def mala(
@@ -209,7 +219,7 @@ def mala(
     >>> round(result.samples.var().item(), 1), 0.5 < result.acceptance_rate < 0.9
     (1.0, True)
     """
-    step_size = _check_sampler_args(x0, step_size, n_steps, record_every)
+    step_size = _check_sampler_args(x0, step_size, n_steps)
     if score is None:
 
         def score(x: torch.Tensor) -> torch.Tensor:
@@ -220,7 +230,7 @@ def mala(
 
     x = x0.detach().clone()
     energy_x, drift_x = energy(x).detach(), x + 0.5 * step_size * _checked_score(score, x)
-    trajectory = [x.clone()] if record_every else None
+    recorder = _Recorder(x, record_every)
     accepted = 0
     for step in range(1, n_steps + 1):
         y = drift_x + math.sqrt(step_size) * _noise(x, generator)
@@ -234,13 +244,8 @@ def mala(
         drift_x = torch.where(accept[:, None], drift_y, drift_x)
         accepted += int(accept.sum())
         _check_finite(x, step, step_size)
-        if record_every and step % record_every == 0:
-            trajectory.append(x.clone())
-    return SamplingResult(
-        samples=x.detach(),
-        trajectory=torch.stack(trajectory).detach() if record_every else None,
-        acceptance_rate=accepted / (n_steps * x.shape[0]),
-    )
+        recorder.step(step, x)
+    return recorder.result(x, acceptance_rate=accepted / (n_steps * x.shape[0]))
 
 
 NoiseConditionalScore = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -313,10 +318,8 @@ def annealed_langevin(
     steps = annealed_step_sizes(sigmas, step_size).tolist()
     check_points(x0, name="x0")
     check_positive_int(n_steps_each, "n_steps_each")
-    if record_every is not None:
-        check_positive_int(record_every, "record_every")
     x = x0.detach().clone()
-    trajectory = [x.clone()] if record_every else None
+    recorder = _Recorder(x, record_every)
     step = 0
     for sigma, alpha in zip(sigmas, steps):
         for _ in range(n_steps_each):
@@ -324,14 +327,10 @@ def annealed_langevin(
             drift = _checked_conditional_score(score, x, sigma)
             x = x + 0.5 * alpha * drift + math.sqrt(alpha) * _noise(x, generator)
             _check_finite(x, step, alpha)
-            if record_every and step % record_every == 0:
-                trajectory.append(x.clone())
+            recorder.step(step, x)
     if denoise:
         x = x + sigmas[-1] ** 2 * _checked_conditional_score(score, x, sigmas[-1])
-    return SamplingResult(
-        samples=x.detach(),
-        trajectory=torch.stack(trajectory).detach() if record_every else None,
-    )
+    return recorder.result(x)
 
 
 def reverse_diffusion(
@@ -370,23 +369,17 @@ def reverse_diffusion(
     """
     sigmas = check_sigmas(sigmas)
     check_points(x0, name="x0")
-    if record_every is not None:
-        check_positive_int(record_every, "record_every")
     x = x0.detach().clone()
-    trajectory = [x.clone()] if record_every else None
+    recorder = _Recorder(x, record_every)
     for i in range(len(sigmas) - 1):
         variance = (sigmas[i] ** 2 - sigmas[i + 1] ** 2).item()
         drift = _checked_conditional_score(score, x, sigmas[i])
         x = x + variance * drift + math.sqrt(variance) * _noise(x, generator)
         _check_finite(x, i + 1, variance)
-        if record_every and (i + 1) % record_every == 0:
-            trajectory.append(x.clone())
+        recorder.step(i + 1, x)
     if denoise:
         x = x + sigmas[-1] ** 2 * _checked_conditional_score(score, x, sigmas[-1])
-    return SamplingResult(
-        samples=x.detach(),
-        trajectory=torch.stack(trajectory).detach() if record_every else None,
-    )
+    return recorder.result(x)
 
 
 def probability_flow(
@@ -421,23 +414,17 @@ def probability_flow(
     """
     sigmas = check_sigmas(sigmas)
     check_points(x0, name="x0")
-    if record_every is not None:
-        check_positive_int(record_every, "record_every")
 
     def slope(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:  # dx/dsigma
         return -sigma * _checked_conditional_score(score, x, sigma)
 
     x = x0.detach().clone()
-    trajectory = [x.clone()] if record_every else None
+    recorder = _Recorder(x, record_every)
     for i in range(len(sigmas) - 1):
         h = sigmas[i + 1] - sigmas[i]  # negative: sigma decreases
         d_start = slope(x, sigmas[i])
         x_euler = x + h * d_start
         x = x + h * 0.5 * (d_start + slope(x_euler, sigmas[i + 1]))
         _check_finite(x, i + 1, abs(h.item()))
-        if record_every and (i + 1) % record_every == 0:
-            trajectory.append(x.clone())
-    return SamplingResult(
-        samples=x.detach(),
-        trajectory=torch.stack(trajectory).detach() if record_every else None,
-    )
+        recorder.step(i + 1, x)
+    return recorder.result(x)

@@ -67,6 +67,22 @@ def score_from_energy(
     return -grad / temperature
 
 
+def _vector_field(
+    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` as an input that autograd tracks, and ``fn(x)``, checked to have the shape of ``x``.
+
+    Call it with gradients enabled: the traces below differentiate ``fn(x)`` with respect to ``x``.
+    """
+    x_ = x if x.requires_grad else x.detach().requires_grad_(True)
+    values = fn(x_)
+    if values.shape != x.shape:
+        raise ValueError(
+            f"fn must map shape {tuple(x.shape)} to itself; got {tuple(values.shape)}."
+        )
+    return x_, values
+
+
 def jacobian_trace(
     fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, create_graph: bool = False
 ) -> torch.Tensor:
@@ -100,12 +116,7 @@ def jacobian_trace(
     """
     check_points(x)
     with torch.enable_grad():
-        x_ = x if x.requires_grad else x.detach().requires_grad_(True)
-        values = fn(x_)
-        if values.shape != x.shape:
-            raise ValueError(
-                f"fn must map shape {tuple(x.shape)} to itself; got {tuple(values.shape)}."
-            )
+        x_, values = _vector_field(fn, x)
         trace = torch.zeros(x.shape[0], dtype=values.dtype, device=x.device)
         for i in range(x.shape[1]):
             (grad_i,) = torch.autograd.grad(
@@ -144,12 +155,7 @@ def hutchinson_trace(
     check_points(x)
     check_positive_int(n_probes, "n_probes")
     with torch.enable_grad():
-        x_ = x if x.requires_grad else x.detach().requires_grad_(True)
-        values = fn(x_)
-        if values.shape != x.shape:
-            raise ValueError(
-                f"fn must map shape {tuple(x.shape)} to itself; got {tuple(values.shape)}."
-            )
+        x_, values = _vector_field(fn, x)
         estimate = torch.zeros(x.shape[0], dtype=values.dtype, device=x.device)
         for _ in range(n_probes):
             signs = torch.randint(0, 2, x.shape, generator=generator).to(values)

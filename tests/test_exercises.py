@@ -22,6 +22,14 @@ def run_checker(check, answer):
     return passed, out.getvalue()
 
 
+def assert_feedback(check, answer, message):
+    """The checker passes ``answer`` when ``message`` is None, else fails with ``message`` (a regex)."""
+    passed, out = run_checker(check, answer)
+    assert passed == (message is None), out
+    if message:
+        assert re.search(message, out), out
+
+
 def solution_cells():
     for chapter in CHAPTERS:
         notebook = jupytext.read(chapter)
@@ -68,10 +76,7 @@ def test_checker_reports_not_attempted_and_crashes_gracefully():
     ],
 )
 def test_gaussian_energy_checker(answer, message):
-    passed, out = run_checker(exercises.check_gaussian_energy, answer)
-    assert passed == (message is None), out
-    if message:
-        assert re.search(message, out), out
+    assert_feedback(exercises.check_gaussian_energy, answer, message)
 
 
 @pytest.mark.parametrize(
@@ -86,10 +91,7 @@ def test_gaussian_energy_checker(answer, message):
     ],
 )
 def test_boltzmann_checker(answer, message):
-    passed, out = run_checker(exercises.check_boltzmann_probabilities, answer)
-    assert passed == (message is None), out
-    if message:
-        assert message in out, out
+    assert_feedback(exercises.check_boltzmann_probabilities, answer, message)
 
 
 def _is_estimate(transform):
@@ -113,10 +115,7 @@ def _is_estimate(transform):
     ],
 )
 def test_importance_sampling_checker(answer, message):
-    passed, out = run_checker(exercises.check_importance_sampling, answer)
-    assert passed == (message is None), out
-    if message:
-        assert message in out, out
+    assert_feedback(exercises.check_importance_sampling, answer, message)
 
 
 @pytest.mark.parametrize(
@@ -129,10 +128,7 @@ def test_importance_sampling_checker(answer, message):
     ],
 )
 def test_gaussian_score_checker(answer, message):
-    passed, out = run_checker(exercises.check_gaussian_score, answer)
-    assert passed == (message is None), out
-    if message:
-        assert re.search(message, out), out
+    assert_feedback(exercises.check_gaussian_score, answer, message)
 
 
 @pytest.mark.parametrize(
@@ -148,10 +144,7 @@ def test_gaussian_score_checker(answer, message):
     ],
 )
 def test_langevin_step_checker(answer, message):
-    passed, out = run_checker(exercises.check_langevin_step, answer)
-    assert passed == (message is None), out
-    if message:
-        assert re.search(message, out), out
+    assert_feedback(exercises.check_langevin_step, answer, message)
 
 
 def _log_q(score, eps):
@@ -175,10 +168,7 @@ def _log_q(score, eps):
     ],
 )
 def test_mala_log_acceptance_checker(answer, message):
-    passed, out = run_checker(exercises.check_mala_log_acceptance, answer)
-    assert passed == (message is None), out
-    if message:
-        assert re.search(message, out), out
+    assert_feedback(exercises.check_mala_log_acceptance, answer, message)
 
 
 @pytest.mark.parametrize(
@@ -194,10 +184,7 @@ def test_mala_log_acceptance_checker(answer, message):
     ],
 )
 def test_geometric_sigmas_checker(answer, message):
-    passed, out = run_checker(exercises.check_geometric_sigmas, answer)
-    assert passed == (message is None), out
-    if message:
-        assert re.search(message, out), out
+    assert_feedback(exercises.check_geometric_sigmas, answer, message)
 
 
 @pytest.mark.parametrize(
@@ -209,10 +196,7 @@ def test_geometric_sigmas_checker(answer, message):
     ],
 )
 def test_annealed_step_sizes_checker(answer, message):
-    passed, out = run_checker(exercises.check_annealed_step_sizes, answer)
-    assert passed == (message is None), out
-    if message:
-        assert re.search(message, out), out
+    assert_feedback(exercises.check_annealed_step_sizes, answer, message)
 
 
 @pytest.mark.parametrize(
@@ -228,7 +212,4 @@ def test_annealed_step_sizes_checker(answer, message):
     ],
 )
 def test_reverse_diffusion_step_checker(answer, message):
-    passed, out = run_checker(exercises.check_reverse_diffusion_step, answer)
-    assert passed == (message is None), out
-    if message:
-        assert re.search(message, out), out
+    assert_feedback(exercises.check_reverse_diffusion_step, answer, message)

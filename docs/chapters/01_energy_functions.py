@@ -327,24 +327,16 @@ check_boltzmann_probabilities(boltzmann_probabilities_solution)
 # as a **3-D surface**, and through its **density** $e^{-E}/Z$. We use four landscapes
 # that recur throughout the book:
 #
-# - a **Gaussian mixture** with three unequal modes, $E(x) = -\log \sum_k \pi_k \mathcal{N}(x; \mu_k, \Sigma_k)$;
+# - a **Gaussian mixture** with three unequal modes, $E(x) = -\log \sum_k \pi_k \mathcal{N}(x; \mu_k, \Sigma_k)$
+#   (the book's running example, `energies.example_mixture()`: weights 0.5, 0.3 and 0.2);
 # - a **ring**, $E(x) = (\lVert x\rVert - r)^2 / (2w^2)$, whose minimum is a whole circle;
 # - a **banana**, a Gaussian bent along a parabola,
 #   $E(x) = \frac{x_1^2}{2s^2} + \frac12\big(x_2 - b(x_1^2 - s^2)\big)^2$;
 # - a **double well** in $x_1$ times a Gaussian in $x_2$.
 
 # %%
-mixture = energies.GaussianMixture(
-    means=[[-1.5, -1.0], [1.5, -0.5], [0.0, 1.6]],
-    covs=torch.tensor(
-        [
-            [[0.3, 0.15], [0.15, 0.3]],
-            [[0.5, -0.2], [-0.2, 0.3]],
-            [[0.2, 0.0], [0.0, 0.2]],
-        ]
-    ),
-    weights=[0.5, 0.3, 0.2],
-)
+# The book's running example: weights 0.5, 0.3, 0.2, tilted covariances.
+mixture = energies.example_mixture()
 landscapes_2d = {
     "Gaussian mixture": mixture,
     "ring": energies.Ring(radius=2.0, width=0.3),

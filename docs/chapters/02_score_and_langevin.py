@@ -86,17 +86,7 @@ _ = torch.manual_seed(0)  # the random initial weights of networks below
 # to orange (large).
 
 # %%
-mixture = energies.GaussianMixture(
-    means=[[-1.5, -1.0], [1.5, -0.5], [0.0, 1.6]],
-    covs=torch.tensor(
-        [
-            [[0.3, 0.15], [0.15, 0.3]],
-            [[0.5, -0.2], [-0.2, 0.3]],
-            [[0.2, 0.0], [0.0, 0.2]],
-        ]
-    ),
-    weights=[0.5, 0.3, 0.2],
-)
+mixture = energies.example_mixture()  # the three modes of Chapter 1
 landscapes = {
     "Gaussian mixture": mixture,
     "ring": energies.Ring(radius=2.0, width=0.3),

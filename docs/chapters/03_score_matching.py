@@ -59,7 +59,7 @@ from ebm_book.exercises import (
 from ebm_book.score import jacobian_trace
 
 plotting.use_book_style()
-torch.manual_seed(0)
+_ = torch.manual_seed(0)  # the random initial weights of the networks
 
 # %% [markdown]
 # ## 3.1 Learning the score from data
@@ -151,17 +151,7 @@ print(source.split('"""')[-1])  # the body, without the docstring
 # is right, $J_{\text{ISM}} + C$ must lie on top of $J_{\text{ESM}}$ for every model.
 
 # %%
-mixture = energies.GaussianMixture(
-    means=[[-1.5, -1.0], [1.5, -0.5], [0.0, 1.6]],
-    covs=torch.tensor(
-        [
-            [[0.3, 0.15], [0.15, 0.3]],
-            [[0.5, -0.2], [-0.2, 0.3]],
-            [[0.2, 0.0], [0.0, 0.2]],
-        ]
-    ),
-    weights=[0.5, 0.3, 0.2],
-)
+mixture = energies.example_mixture()  # the three modes of Chapter 1
 x = mixture.sample(20_000, generator=torch.Generator().manual_seed(0))
 x = x.double()
 c = 0.5 * (mixture.score(x) ** 2).sum(1).mean().item()  # C, on x
