@@ -3,31 +3,16 @@
 import contextlib
 import io
 import math
-import re
 from pathlib import Path
 
 import jupytext
 import pytest
 import torch
+from checker_helpers import assert_feedback, run_checker
 
 from ebm_book import exercises
 
 CHAPTERS = sorted(Path(__file__).resolve().parents[1].glob("docs/chapters/*.py"))
-
-
-def run_checker(check, answer):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        passed = check(answer)
-    return passed, out.getvalue()
-
-
-def assert_feedback(check, answer, message):
-    """The checker passes ``answer`` when ``message`` is None, else fails with ``message`` (a regex)."""
-    passed, out = run_checker(check, answer)
-    assert passed == (message is None), out
-    if message:
-        assert re.search(message, out), out
 
 
 def solution_cells():

@@ -1,21 +1,11 @@
 """Chapter 3 checkers accept the reference answers and reject each known mistake with its hint."""
 
-import contextlib
-import io
-import re
-
 import pytest
 import torch
+from checker_helpers import assert_feedback, run_checker
 
 from ebm_book import exercises
 from ebm_book.score import jacobian_trace
-
-
-def run_checker(check, answer):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        passed = check(answer)
-    return passed, out.getvalue()
 
 
 def _trace(model, x, create_graph=True):
@@ -65,10 +55,7 @@ def _ism_all_entries(model, x):
     ],
 )
 def test_implicit_score_matching_checker(answer, message):
-    passed, out = run_checker(exercises.check_implicit_score_matching, answer)
-    assert passed == (message is None), out
-    if message:
-        assert re.search(message, out), out
+    assert_feedback(exercises.check_implicit_score_matching, answer, message)
 
 
 def _dsm(at="noisy", target=lambda z, s: -z / s, factor=0.5, reduce="sum"):
@@ -97,10 +84,7 @@ def _dsm(at="noisy", target=lambda z, s: -z / s, factor=0.5, reduce="sum"):
     ],
 )
 def test_denoising_score_matching_checker(answer, message):
-    passed, out = run_checker(exercises.check_denoising_score_matching, answer)
-    assert passed == (message is None), out
-    if message:
-        assert re.search(message, out), out
+    assert_feedback(exercises.check_denoising_score_matching, answer, message)
 
 
 @pytest.mark.parametrize(
@@ -118,10 +102,7 @@ def test_denoising_score_matching_checker(answer, message):
     ],
 )
 def test_score_from_noise_prediction_checker(answer, message):
-    passed, out = run_checker(exercises.check_score_from_noise_prediction, answer)
-    assert passed == (message is None), out
-    if message:
-        assert re.search(message, out), out
+    assert_feedback(exercises.check_score_from_noise_prediction, answer, message)
 
 
 @pytest.mark.parametrize(
