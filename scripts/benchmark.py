@@ -7,7 +7,8 @@ Measures, on a copy of the book in a temporary folder (your files are not touche
 3. a rebuild after editing one chapter: only that chapter should execute;
 4. a rebuild after editing a file of the ``ebm_book`` package: every chapter executes;
 
-and each chapter's execution time during the cold build.
+and each chapter's execution time during the cold build. It also prints each
+chapter page's weight: its HTML without the embedded figures, and the whole page.
 
 Usage (from the repository root, with the ``docs`` extra installed)::
 
@@ -30,7 +31,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 BUDGET_CHAPTER_S = 60
 BUDGET_COLD_S = 4 * 60
 BUDGET_WARM_S = 10
+BUDGET_HTML_KB = 150  # a chapter page without its embedded figures
+BUDGET_PAGE_MB = 2  # a chapter page with them
 EXECUTED = re.compile(r"Executed chapter (\S+) in ([\d.]+) s")
+EMBEDDED_IMAGE = re.compile(rb'src="data:[^"]*"')
 
 
 def copy_book(target: Path) -> None:
@@ -77,6 +81,19 @@ def report(label: str, seconds: float, executed: dict[str, float], budget: float
     print(f"{label:<34} {seconds:7.1f} s   {budget_text} executed: {names}")
 
 
+def report_page_weights(site: Path, chapters: list[str]) -> None:
+    print("\nchapter page weight (HTML without figures; whole page):")
+    for name in chapters:
+        html = (site / "chapters" / name / "index.html").read_bytes()
+        text_kb = len(EMBEDDED_IMAGE.sub(b'src=""', html)) / 1e3
+        page_mb = len(html) / 1e6
+        verdicts = f"{verdict(text_kb, BUDGET_HTML_KB)}, {verdict(page_mb, BUDGET_PAGE_MB)}"
+        print(
+            f"  {name:<32} {text_kb:5.0f} KB  {page_mb:5.2f} MB"
+            f"   budget < {BUDGET_HTML_KB} KB, < {BUDGET_PAGE_MB} MB  {verdicts}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     chapters = sorted(p.stem for p in (REPO_ROOT / "docs" / "chapters").glob("*.py"))
@@ -103,6 +120,7 @@ def main() -> None:
         for name, seconds in cold_executed.items():
             budget = f"budget < {BUDGET_CHAPTER_S} s  {verdict(seconds, BUDGET_CHAPTER_S)}"
             print(f"  {Path(name).name:<32} {seconds:7.1f} s   {budget}")
+        report_page_weights(book / "site", chapters)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 On every page, in light and in dark mode: all math is typeset by the site's own
 MathJax and actually draws glyphs (checked on screenshot pixels, not just on the
-DOM), no raw TeX is left, MathJax reports no errors, every image loads, the
-console stays clean, no request fails and none leaves 127.0.0.1. The same math
-check runs after Material's instant navigation. Also: the light/dark toggle and
+DOM), no raw TeX is left, MathJax reports no errors, every image loads, every
+notebook code cell is coloured, the console stays clean, no request fails and
+none leaves 127.0.0.1. The math and code checks run again after Material's
+instant navigation. Also: the light/dark toggle and
 search.
 
 Screenshots of every page land in build/screenshots/ for people to look at.
@@ -274,6 +275,25 @@ def assert_math_visible(page):
     assert not blank, f"math that draws nothing on screen: {blank}"
 
 
+def assert_code_coloured(page):
+    """Prism has coloured every notebook code cell, in colours that differ from plain text."""
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jupyter-wrapper pre > code')]
+                 .every(code => code.querySelector('.token'))""",
+        timeout=MATH_TIMEOUT_MS,
+    )
+    colours = page.evaluate(
+        """() => [...document.querySelectorAll('.jupyter-wrapper pre > code')].map(code => {
+            const colour = element => element && getComputedStyle(element).color;
+            return {text: colour(code), keyword: colour(code.querySelector('.token.keyword')),
+                    string: colour(code.querySelector('.token.string'))};
+        })"""
+    )
+    for cell in colours:
+        for kind in ("keyword", "string"):
+            assert cell[kind] is None or cell[kind] != cell["text"], f"{kind} not coloured: {cell}"
+
+
 def screenshot_name(page_path: str, scheme: str) -> Path:
     slug = page_path.strip("/").replace("/", "-") or "home"
     return SCREENSHOTS / f"{slug}-{scheme}.png"
@@ -286,6 +306,7 @@ def test_page_renders(tab, site_url, page_path, scheme):
     tab.goto(site_url + page_path, wait_until="load")
     assert tab.evaluate("document.body.dataset.mdColorScheme") == SCHEMES[scheme]
     wait_until_math_typeset(tab)
+    assert_code_coloured(tab)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     tab.screenshot(path=screenshot_name(page_path, scheme), full_page=True)
     assert_images_loaded(tab)
@@ -311,6 +332,7 @@ def test_math_after_instant_navigation(tab, site_url, page_path, nav_page_paths)
     tab.wait_for_url(target)
     assert tab.evaluate("window.notReloaded === true"), "the click reloaded the page"
     assert_images_loaded(tab)
+    assert_code_coloured(tab)
     assert_math_visible(tab)
     tab.problems.assert_none()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,7 +20,7 @@ import pytest
 from PIL import Image
 
 LOCAL_HOSTS = {"", "127.0.0.1", "localhost"}
-MAX_CHAPTER_HTML_BYTES = 150_000  # without embedded images and highlighted code
+MAX_CHAPTER_HTML_BYTES = 150_000  # the page without its embedded images
 MAX_CHAPTER_PAGE_BYTES = 2_000_000  # the whole page, figures included
 MIN_PNG_SIDE = 50  # a real figure, not a 1x1 placeholder
 
@@ -184,8 +185,8 @@ def test_no_cdn_mathjax_loader(built_site):
 def test_chapter_page_is_light(built_site, chapter_file):
     """The notebook CSS is one shared, cached file, not inlined into every chapter.
 
-    The size budget counts the page without what grows with the chapter's own
-    content: embedded figures and the syntax-highlighting markup of its code.
+    The size budget counts the whole page except its embedded figures (which
+    have a budget of their own, below).
     """
     html = html_of(built_site, chapter_page_path(chapter_file))
     inline_styles = re.findall(r"<style[^>]*>(.*?)</style>", html, re.DOTALL)
@@ -197,8 +198,7 @@ def test_chapter_page_is_light(built_site, chapter_file):
     sheet = (built_site.site_dir / chapter_page_path(chapter_file) / sheets[0]).resolve()
     assert sheet.is_file() and ".jupyter-wrapper" in sheet.read_text(encoding="utf-8")
     without_images = re.sub(r'src="data:[^"]*"', 'src=""', html)
-    without_code = re.sub(r"<pre><code>.*?</code></pre>", "", without_images, flags=re.DOTALL)
-    size = len(without_code.encode())
+    size = len(without_images.encode())
     assert size < MAX_CHAPTER_HTML_BYTES, f"{chapter_file.name}: {size} bytes of HTML"
 
 
@@ -267,10 +267,45 @@ def test_package_digest_changes_with_any_package_file(load_hook, tmp_path):
     assert digest(tmp_path) != original
 
 
-def test_code_cells_use_materials_copy_button(built_site, chapter_file):
-    """No per-cell copy widget; each highlighted cell is a ``pre > code`` that Material equips."""
+def test_code_cells_are_plain_code_for_the_browser_to_colour(built_site, chapter_file):
+    """Each code cell is a ``pre > code`` (Material adds its copy button) holding the
+    cell's source as plain text, marked as Python for Prism; no per-cell copy widget."""
     html = html_of(built_site, chapter_page_path(chapter_file))
     assert "<clipboard-copy" not in html and "clipboard-copy-txt" not in html
+    assert "jp-Collapser" not in html
     code_cells = [c for c in jupytext.read(chapter_file).cells if c.cell_type == "code"]
-    highlighted = re.findall(r'<div class="highlight-ipynb[^"]*">\s*<pre><code>', html)
-    assert len(highlighted) == len(code_cells)
+    shown = re.findall(
+        r'<div class="highlight-ipynb hl-python">\s*<pre><code class="language-python">'
+        r"(.*?)</code></pre>",
+        html,
+        flags=re.DOTALL,
+    )
+    assert len(shown) == len(code_cells)
+    for cell, code in zip(code_cells, shown):
+        assert "<" not in code, "markup left inside a code cell"
+        assert unescape(code).strip("\n") == cell.source.strip("\n")
+
+
+def test_plain_code_cell_keeps_the_code_exactly(load_hook):
+    """Pygments' markup removed, the text (HTML-escaped) is the source, character for character."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    page_weight = load_hook("page_weight")
+    source = "if a < b & c:\n    print(f\"{x!r:>4} <tag> 'q'\")  # a comment\n"
+    coloured = highlight(source, PythonLexer(), HtmlFormatter(nowrap=True))
+    cell = f'<div class="highlight-ipynb hl-python"><pre><span></span>{coloured}</pre>'
+    plain = page_weight.HIGHLIGHTED_CELL.sub(page_weight.plain_code_cell, cell)
+    prefix = '<div class="highlight-ipynb hl-python"><pre><code class="language-python">'
+    assert plain.startswith(prefix) and plain.endswith("</code></pre>")
+    code = plain[len(prefix) : -len("</code></pre>")]
+    assert "<" not in code and unescape(code) == source
+    foreign = '<div class="highlight-ipynb hl-python"><pre><b>x</b></pre>'
+    assert page_weight.HIGHLIGHTED_CELL.sub(page_weight.plain_code_cell, foreign) == foreign
+
+
+def test_squeeze_keeps_preformatted_text(load_hook):
+    squeeze = load_hook("page_weight").squeeze
+    html = "<div>\n    <p>a</p>\n  </div>\n<pre>x\n    <span>y</span>\n</pre>\n  <i>z</i>"
+    assert squeeze(html) == "<div>\n<p>a</p>\n</div>\n<pre>x\n    <span>y</span>\n</pre>\n<i>z</i>"

@@ -15,8 +15,17 @@ not in ``<head>``: Material's instant navigation swaps the content but not
 ``<head>``, so a chapter reached by a click from another page still gets it.
 
 It also replaces the copy widgets by Material's own copy button (the one every
-other code block of the site has): wrapping a cell's highlighted ``<pre>`` in
-``<code>`` is all Material needs to add it.
+other code block of the site has): a ``pre > code`` is all Material needs to add it.
+
+The code of a cell arrives coloured by Pygments: every name, bracket and dot in
+its own ``<span>``, markup four to six times the size of the code itself (most of
+a code-heavy chapter's HTML). The hook keeps the cell's plain text, marked with
+its language (``<code class="language-python">``), and the browser colours it
+with Prism (``docs/javascripts/code-cells.js``, ten kilobytes loaded once for the
+whole book). The colours are the notebook theme's, in light and dark mode
+(``docs/stylesheets/extra.css``); without JavaScript the code reads the same,
+only uncoloured. Cells whose code holds any markup other than Pygments' spans
+are left as they are.
 
 Finally it re-encodes the figures embedded in a page (``data:image/png``) with a
 256-colour palette. Matplotlib writes full-colour PNGs; a plot has few distinct
@@ -46,8 +55,15 @@ COPY_WIDGET = re.compile(
 )
 COPY_TEXT = re.compile(r'<div class="clipboard-copy-txt"[^>]*>.*?</div>\s*', re.DOTALL)
 HIGHLIGHTED_CELL = re.compile(
-    r'(<div class="highlight-ipynb[^"]*">\s*<pre>)(?:<span></span>)?(.*?)</pre>', re.DOTALL
+    r'(?P<open><div class="highlight-ipynb(?: hl-(?P<language>[\w+-]+))?">\s*<pre>)'
+    r"(?P<code>.*?)</pre>",
+    re.DOTALL,
 )
+SPAN_TAG = re.compile(r"</?span\b[^>]*>")
+# Cell collapsers are JupyterLab controls; the notebook stylesheet hides them on the site.
+COLLAPSER = re.compile(r'<div class="jp-Collapser[^"]*">\s*</div>\s*')
+PRE_BLOCK = re.compile(r"(<pre\b.*?</pre>)", re.DOTALL)
+INDENTATION = re.compile(r"\n[ \t]+<")
 
 
 def notebook_header(html: str) -> tuple[int, int]:
@@ -87,15 +103,36 @@ def link_shared_stylesheet(html: str, page, site_dir: str) -> str:
     return "".join(pieces) + html[position:]
 
 
-def use_material_copy_buttons(html: str) -> str:
-    """Drop the notebook's copy widgets; let Material add its button to ``pre > code``."""
+def slim_cells(html: str) -> str:
+    """Drop the notebook's copy widgets and Pygments' spans; Material equips ``pre > code``.
+
+    Also drops what the reader never sees: the hidden cell collapsers and the
+    indentation between tags.
+    """
     start, end = notebook_header(html)
     if start < 0:
         return html
     header = CLIPBOARD_SCRIPT.sub("", html[start:end])
     cells = COPY_TEXT.sub("", COPY_WIDGET.sub("", html[end:]))
-    cells = HIGHLIGHTED_CELL.sub(r"\1<code>\2</code></pre>", cells)
-    return html[:start] + header + cells
+    cells = HIGHLIGHTED_CELL.sub(plain_code_cell, cells)
+    return html[:start] + header + squeeze(COLLAPSER.sub("", cells))
+
+
+def squeeze(html: str) -> str:
+    """Drop the indentation between tags, except inside ``<pre>`` where it is content."""
+    pieces = PRE_BLOCK.split(html)  # odd indices: the <pre> blocks
+    return "".join(
+        piece if index % 2 else INDENTATION.sub("\n<", piece) for index, piece in enumerate(pieces)
+    )
+
+
+def plain_code_cell(match: re.Match) -> str:
+    """A Pygments-highlighted cell as ``<pre><code class="language-...">`` with plain text."""
+    code = SPAN_TAG.sub("", match["code"])
+    if "<" in code:  # not just Pygments' spans: leave the cell alone
+        return match[0]
+    language = f' class="language-{match["language"]}"' if match["language"] else ""
+    return f"{match['open']}<code{language}>{code}</code></pre>"
 
 
 EMBEDDED_PNG = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=\s]+)"')
@@ -136,4 +173,4 @@ def on_post_page(output, page, config):
     output = link_shared_stylesheet(output, page, config.site_dir)
     cache_dir = Path(config.config_file_path).parent / ".cache" / "palette-png"
     output = compress_embedded_figures(output, cache_dir)
-    return use_material_copy_buttons(output)
+    return slim_cells(output)
