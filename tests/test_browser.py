@@ -121,10 +121,13 @@ def tab(browser, scheme):
 
 
 def wait_until_math_typeset(page):
-    """Wait until every arithmatex element holds MathJax output (or time out)."""
+    """Wait until every arithmatex element holds MathJax output and no navigation label
+    (``md-ellipsis``, which MathJax also typesets) still shows TeX (or time out)."""
     page.wait_for_function(
         """() => [...document.querySelectorAll('.arithmatex')]
-                 .every(math => math.querySelector('mjx-container'))""",
+                     .every(math => math.querySelector('mjx-container'))
+                 && ![...document.querySelectorAll('.md-ellipsis')]
+                     .some(label => label.textContent.includes('\\\\('))""",
         timeout=MATH_TIMEOUT_MS,
     )
 
@@ -216,10 +219,15 @@ def has_ink(image: Image.Image) -> bool:
     return ink_pixels(image) >= MIN_INK_PIXELS
 
 
-def equations_without_ink_by_viewport(page, boxes) -> list[int]:
+class MathChanged(Exception):
+    """Equations appeared or disappeared while the page was being checked."""
+
+
+def equations_without_ink_by_viewport(page, boxes, total: int) -> list[int]:
     """Fast pass: one screenshot per viewport, each equation cropped from it.
 
     Boxes are measured again after every scroll, as sticky sidebars move.
+    ``total`` is the number of equations when ``boxes`` were measured.
     """
     height = VIEWPORT["height"]
     pending = sorted(boxes, key=lambda box: box["pageTop"])
@@ -227,6 +235,8 @@ def equations_without_ink_by_viewport(page, boxes) -> list[int]:
     while pending:
         scroll_to(page, max(pending[0]["pageTop"] - 10, 0))
         now = page.evaluate(MATH_BOXES)
+        if len(now) != total:
+            raise MathChanged(f"{total} equations, then {len(now)}")
         shot = Image.open(io.BytesIO(page.screenshot()))
         done = {pending[0]["index"]}  # even if taller than the viewport
         for box in (now[b["index"]] for b in pending):
@@ -250,9 +260,21 @@ def blank_equations(page) -> list[str]:
     header and back-to-top button are hidden so they cannot cover an equation.
     """
     page.add_style_tag(content=".md-header, .md-top, .md-tabs { visibility: hidden !important; }")
-    boxes = [box for box in page.evaluate(MATH_BOXES) if box["shown"]]
+    for attempt in range(3):
+        # After an instant navigation, Material can still be swapping sidebars and
+        # MathJax typesetting their labels; measure again once the page has settled.
+        wait_until_math_typeset(page)
+        every_box = page.evaluate(MATH_BOXES)
+        boxes = [box for box in every_box if box["shown"]]
+        try:
+            without_ink = equations_without_ink_by_viewport(page, boxes, len(every_box))
+            break
+        except MathChanged:
+            if attempt == 2:
+                raise
+            page.wait_for_timeout(500)
     blank = []
-    for index in equations_without_ink_by_viewport(page, boxes):
+    for index in without_ink:
         box = page.evaluate(BRING_INTO_VIEW, index)
         if not box.pop("shown"):
             continue  # hidden by the layout since the fast pass (e.g. a sidebar settled)

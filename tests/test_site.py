@@ -309,3 +309,42 @@ def test_squeeze_keeps_preformatted_text(load_hook):
     squeeze = load_hook("page_weight").squeeze
     html = "<div>\n    <p>a</p>\n  </div>\n<pre>x\n    <span>y</span>\n</pre>\n  <i>z</i>"
     assert squeeze(html) == "<div>\n<p>a</p>\n</div>\n<pre>x\n    <span>y</span>\n</pre>\n<i>z</i>"
+
+
+def test_every_figure_has_its_cells_description(built_site, chapter_file):
+    """Each image a code cell outputs carries the cell's ``alt`` text, never nbconvert's default."""
+    html = html_of(built_site, chapter_page_path(chapter_file))
+    assert "No description has been provided" not in html
+    code_cells = [c for c in jupytext.read(chapter_file).cells if c.cell_type == "code"]
+    descriptions = {unescape(alt) for alt in re.findall(r'<img\b[^>]*?\balt="([^"]*)"', html)}
+    expected = {c.metadata["alt"] for c in code_cells if "alt" in c.metadata}
+    assert descriptions == expected
+
+
+def test_figure_descriptions_go_to_their_own_cell(load_hook, caplog):
+    alt_text = load_hook("alt_text")
+    default = f'alt="{alt_text.NBCONVERT_ALT}"'
+
+    def code_cell(image: str) -> str:
+        return f'<div class="jp-Cell jp-CodeCell x" id="cell-id=1">{image}</div>'
+
+    markdown = '<div class="jp-Cell jp-MarkdownCell"><img alt="a photo" src="p.png"></div>'
+    page = (
+        code_cell(f'<img {default} src="a.png">')
+        + markdown
+        + code_cell("no figure")
+        + code_cell(f'<img {default} src="b.png">')
+    )
+    cells = [
+        jupytext.reads(f"# %% {header}\nx = 1\n", fmt="py:percent").cells[0]
+        for header in ['alt="Two <b> & \\"c\\""', "", ""]
+    ]
+    with caplog.at_level("WARNING"):
+        described = alt_text.describe_figures(page, cells, "chapter.py")
+    assert 'alt="Two &lt;b&gt; &amp; &quot;c&quot;" src="a.png"' in described
+    assert 'alt="a photo"' in described, "markdown images keep their own description"
+    assert f'{default} src="b.png"' in described
+    assert [record.getMessage() for record in caplog.records] == [
+        'chapter.py: code cell 3 ("x = 1") draws a figure without a description;'
+        ' add alt="..." to its "# %%" line'
+    ]

@@ -103,7 +103,7 @@ print("Double well E(x) at x = -1, 0, 1:", double_well.energy(x))
 # at work: every valley of $E$ becomes a bump of $p$, and the steeper the walls, the
 # narrower the bump.
 
-# %%
+# %% alt="Left: three energies E(x) on the line: a Gaussian (a parabola), a Laplace density (a V shape) and a double well (minima at x = -1 and x = 1, a bump of height 2 at 0). Right: their Boltzmann densities: the Gaussian and the Laplace peak at 0, the Laplace more sharply; the double well has two equal peaks at -1 and 1."
 laplace_energy = lambda x: x[:, 0].abs() / 0.5  # noqa: E731  a plain function works too
 landscapes = {
     "Gaussian, $\\sigma = 0.5$": gaussian,
@@ -199,7 +199,7 @@ check_gaussian_energy(gaussian_energy_solution)
 # Let us watch the dial turn on a *tilted* double well, whose left valley is deeper than
 # its right one by $\Delta E \approx 1$.
 
-# %%
+# %% alt="Left: a tilted double well, deeper at x = -1 than at x = 1. Right: its Boltzmann densities at temperatures 0.25, 0.5, 1, 2 and 4: at low temperature nearly all the mass sits in the deeper left well; as the temperature rises the density flattens and the right well gains mass."
 tilted_well = energies.DoubleWell(barrier=2.0, tilt=0.5)
 temperatures = [0.25, 0.5, 1.0, 2.0, 4.0]
 
@@ -334,7 +334,7 @@ check_boltzmann_probabilities(boltzmann_probabilities_solution)
 #   $E(x) = \frac{x_1^2}{2s^2} + \frac12\big(x_2 - b(x_1^2 - s^2)\big)^2$;
 # - a **double well** in $x_1$ times a Gaussian in $x_2$.
 
-# %%
+# %% alt="Four two-dimensional energies (a three-component Gaussian mixture, a ring, a banana and a double well), each drawn three ways: as a filled contour map, as a 3-D surface and as its density. Wherever the energy is low, the density is high."
 # The book's running example: weights 0.5, 0.3, 0.2, tilted covariances.
 mixture = energies.example_mixture()
 landscapes_2d = {
@@ -374,7 +374,7 @@ plt.show()
 # in each component should match the weights $\pi_k = (0.5, 0.3, 0.2)$ within the
 # binomial standard error $\sqrt{\pi_k(1-\pi_k)/n}$:
 
-# %%
+# %% alt="Filled contour map of the three-mode mixture density with 4000 exact samples on top: the points fill the three modes, most densely the heaviest one at the lower left."
 n_samples = 4000
 samples = mixture.sample(n_samples, generator=torch.Generator().manual_seed(1))
 fractions = torch.bincount(mixture.assign(samples), minlength=3) / n_samples
@@ -573,7 +573,7 @@ plotting.show_table(
     [[r["d"]] + [r[c] for c in columns] for r in results],
 )
 
-# %%
+# %% alt="Log-log plot of the relative error of the estimated partition function against the dimension, with 10^4 samples. Uniform Monte Carlo starts near 1 percent at d = 1 and reaches 100 percent error by d = 10. Importance sampling with a Gaussian proposal starts far lower and grows slowly, passing 10 percent only near d = 100; the standard error it reports follows its actual error."
 fig, ax = plt.subplots(figsize=(6.5, 4))
 ax.loglog(
     dims,

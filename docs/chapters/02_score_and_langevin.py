@@ -85,7 +85,7 @@ _ = torch.manual_seed(0)  # the random initial weights of networks below
 # magnitude $\lVert s(x) \rVert$ on a logarithmic scale, from dark purple (nearly zero)
 # to orange (large).
 
-# %%
+# %% alt="Score fields of four energies: the Gaussian mixture, the ring, the banana and the double well. The arrows, drawn over the energy contours, point uphill in density, toward the modes (for the ring, toward the circle), and are longest far from them."
 mixture = energies.example_mixture()  # the three modes of Chapter 1
 landscapes = {
     "Gaussian mixture": mixture,
@@ -289,7 +289,7 @@ for dtype in (torch.float32, torch.float64):
 # noise every chain collapses onto a mode. We run 1000 chains from uniformly random
 # starting points, once with and once without noise:
 
-# %%
+# %% alt="Three scatter plots over the mixture's contours. Left: 1000 starting points spread uniformly. Middle: after Langevin dynamics with noise, the points cover all three modes like samples of the density. Right: after gradient ascent without noise, every point has collapsed onto one of the three mode centres."
 generator = torch.Generator().manual_seed(1)
 start = torch.empty(1000, 2).uniform_(-3, 3, generator=generator)
 with_noise = sampling.langevin(
@@ -374,7 +374,7 @@ for name, samples in [
 #
 # Here is the whole process: 600 chains, started uniformly, flowing onto the mixture.
 
-# %%
+# %% alt="Animation of 1000 Langevin chains on the three-mode mixture, from uniformly spread points at step 0 to step 600, by which time the points are spread over the three modes like samples of the density."
 generator = torch.Generator().manual_seed(2)
 cloud = torch.empty(600, 2).uniform_(-3, 3, generator=generator)
 flow = sampling.langevin(
@@ -465,7 +465,7 @@ print(
 # The same few lines sample any distribution whose score we can compute. Two more: the
 # banana (exact samples are available for comparison) and the double well.
 
-# %%
+# %% alt="2000 Langevin samples each over the density of the banana and of the double well: the points follow the curved banana and fill both wells of the double well."
 banana = landscapes["banana"]
 double_well = landscapes["double well"]
 generator = torch.Generator().manual_seed(4)
@@ -570,7 +570,7 @@ check_langevin_step(langevin_step_solution)
 # chain diverges. Simulation agrees with the formula (error bars are $\pm 2$ standard errors
 # of the sample variance):
 
-# %%
+# %% alt="Stationary variance of Langevin chains on a standard Gaussian against the step size. Unadjusted Langevin (ULA) follows the predicted curve 1/(1 - step/4), growing from 1 to about 6 at step size 3.3. MALA stays at the correct variance 1 at every step size."
 step_sizes = [0.05, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.3]
 n_chains = 20_000
 generator = torch.Generator().manual_seed(5)
@@ -654,7 +654,7 @@ plt.show()
 # of the *same* distribution are never at distance zero: the dashed line shows that floor
 # (averaged over five pairs of exact samples).
 
-# %%
+# %% alt="Sliced Wasserstein distance to exact banana samples against the number of Langevin steps, for step sizes 0.002, 0.02 and 0.25. The smallest step is still far away after 2000 steps; the largest settles at once but at a biased level; the middle one ends closest to the floor set by comparing two exact samples."
 generator = torch.Generator().manual_seed(6)
 n_chains = 3000
 exact = banana.sample(n_chains, generator=generator)
@@ -831,7 +831,7 @@ for k in range(two_modes.n_components):
 headers = ["mode", "weight", "exact", "Langevin", "starts in basin"]
 plotting.show_table(headers, rows)
 
-# %%
+# %% alt="Two scatter plots of a mixture of two well-separated Gaussians, at (-5, -5) with weight 0.2 and at (5, 5) with weight 0.8. The exact samples put most points in the upper-right mode; Langevin chains started uniformly fill both modes about equally, getting the weights wrong."
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
 big_window = (-9, 9)
 for ax, samples, title in [

@@ -150,7 +150,7 @@ print(source.split('"""')[-1])  # the body, without the docstring
 # score $s_a(x) = a\,\nabla_x \log p(x)$, which is exact at $a = 1$. If the derivation
 # is right, $J_{\text{ISM}} + C$ must lie on top of $J_{\text{ESM}}$ for every model.
 
-# %%
+# %% alt="Two panels, one per model family, plotting objectives against the parameter a. The explicit score-matching objective and the implicit one shifted by the constant C lie on top of each other, so both are minimized at the same a (about 0.6 for the isotropic Gaussian family, exactly 1 for the rescaled true score); the unshifted implicit objective is the same curve moved down."
 mixture = energies.example_mixture()  # the three modes of Chapter 1
 x = mixture.sample(20_000, generator=torch.Generator().manual_seed(0))
 x = x.double()
@@ -344,7 +344,7 @@ print(f"largest difference, score matching vs closed form: {gap:.1e}")
 # ($\tfrac12 (x - \mu)^\top W (x-\mu) = \tfrac12$ and $2$), show the same thing.
 
 
-# %%
+# %% alt="500 samples of a correlated two-dimensional Gaussian with the 1- and 2-standard-deviation contours of three fits: the true Gaussian, the maximum-likelihood fit and the score-matching fit. The last two coincide and lie close to the truth."
 def half_mahalanobis(mean, precision):
     def energy(y):
         diff = y - mean
@@ -465,7 +465,7 @@ for d in dims:
         seconds = seconds_per_step(loss_fn, net, batch, 1 if slow else 5)
         timings[name].append(seconds)
 
-# %%
+# %% alt="Log-log plot of the time per training step against the dimension for four objectives. The implicit objective with the exact Jacobian trace grows steeply with the dimension, to hundreds of milliseconds at d = 256; sliced, variance-reduced sliced and denoising score matching stay between about one and a few milliseconds."
 fig, ax = plt.subplots(figsize=(6.5, 4))
 for (name, seconds), marker in zip(timings.items(), "osDv"):
     ms = [1000 * t for t in seconds]
@@ -773,7 +773,7 @@ plotting.show_table(
     rows,
 )
 
-# %%
+# %% alt="Left: the relative Fisher divergence between the noisy and the clean score falls like sigma to the fourth power as the noise level sigma shrinks. Right: as sigma shrinks, the standard deviation of the denoising score-matching loss estimate grows like 1/sigma^2 and that of its gradient like 1/sigma."
 fig, (ax_bias, ax_var) = plt.subplots(1, 2, figsize=(10, 3.6))
 ax_bias.loglog(sigmas, bias, "o-", color="C0", label="measured")
 slope_4 = [bias[3] * (s / 0.1) ** 4 for s in sigmas]
@@ -1015,7 +1015,7 @@ print(
     f" {fisher / scale:.1%} of E|grad log q|^2 = {scale:.2f}"
 )
 
-# %%
+# %% alt="Four panels: the training loss of the score network, settling onto the dashed line at its lowest possible value C_sigma; the exact noisy score field of the mixture; the learned score field, nearly identical; and a map of the error between the two, small inside the density contours and large far from the data."
 window = (-4.0, 4.0)
 
 
@@ -1166,7 +1166,7 @@ plotting.show_table(
     rows,
 )
 
-# %%
+# %% alt="Three scatter plots of the noisy mixture: fresh exact samples, samples from Langevin dynamics with the learned score, and with the exact noisy score. All three look alike: three modes with the same relative weights."
 panels = [("fresh samples of $q_\\sigma$", fresh[0])] + [
     (f"Langevin, {name} score", samples) for name, samples in chains.items()
 ]
@@ -1223,7 +1223,7 @@ print(
     f" floor {floor:.3f} ({distance / floor:.1f} x the floor)"
 )
 
-# %%
+# %% alt="Left: two-moons training data with the learned score field, whose arrows point toward the two crescents. Right: 2000 Langevin samples drawn with the learned score, which trace out both moons."
 fig, axes = plt.subplots(1, 2, figsize=(9, 4))
 moons_window = (-3.0, 3.0)
 plotting.plot_score_field(

@@ -90,7 +90,7 @@ def exact_noisy_score(mixture):
 # circle with many small Gaussians gives the exact $p_\sigma$:
 
 
-# %%
+# %% alt="Score fields of a circle blurred with Gaussian noise at sigma = 0.05, 0.3 and 1, over the blurred density. At sigma = 0.05 the density is a thin ring and the arrows near it are huge; at sigma = 1 it is a fuzzy disc and the arrows are gentle everywhere."
 def blurred_circle(sigma, n_points=360):
     angles = 2 * math.pi * torch.arange(n_points) / n_points
     on_circle = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
@@ -354,7 +354,7 @@ check_annealed_step_sizes(annealed_step_sizes_solution)
 # exact scores of its noisy versions. Watch the cloud split unevenly at the large
 # levels, then sharpen.
 
-# %%
+# %% alt="Animation of annealed Langevin dynamics on the two-mode mixture with weights 0.2 and 0.8: starting from uniformly spread points, the noise level falls from sigma = 20 to 0.5 while the cloud splits between the two modes, ending with about four times as many points in the upper-right mode as in the lower-left one."
 sigmas = noise.geometric_sigmas(20.0, 0.5, 10)
 eps = (
     0.1 * sigmas[-1].item() ** 2
@@ -421,7 +421,7 @@ for name, samples in [("plain", plain), ("annealed", annealed)]:
         f"{name:>8}: weight of the heavy mode {weights[1]:.3f}, {z_score:+.1f} SE from 0.8"
     )
 
-# %%
+# %% alt="Samples of the two-mode mixture from plain and from annealed Langevin dynamics. Plain Langevin fills both modes about equally; annealed Langevin puts most points in the heavier upper-right mode, as the weights 0.2 and 0.8 require."
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
 for ax, samples, title in [
     (axes[0], plain, "plain Langevin"),
@@ -535,7 +535,7 @@ for r in results:
     ratio = r["learned score"] / r["fresh data (floor)"]
     print(f"{r['data set']}: learned / floor = {ratio:.1f}")
 
-# %%
+# %% alt="Top row: four 2-D data sets (a ring of 8 Gaussians, a 3 by 3 grid of Gaussians, two moons, a checkerboard). Bottom row: samples of the noise-conditional score network trained on each, drawn with annealed Langevin. They reproduce every mode and the two moons closely, and the checkerboard's squares with soft edges."
 fig, axes = plt.subplots(2, 4, figsize=(12, 6.2))
 for column, (name, (data, learned)) in enumerate(samples_of.items()):
     plotting.plot_samples(
@@ -638,7 +638,7 @@ check_reverse_diffusion_step(reverse_diffusion_step_solution)
 # 200 levels; the network is evaluated between its training levels, which works because
 # it takes $\sigma$ as a continuous input.
 
-# %%
+# %% alt="Samples of the ring of 8 Gaussians from one trained score network with three samplers: annealed Langevin, the reverse SDE and the probability-flow ODE. All three recover the eight modes, with a few points strung between neighbouring modes; each title gives the number of network evaluations and the distance to the data."
 ring_model = models_of["ring of 8 Gaussians"]
 fine_levels = noise.geometric_sigmas(4.0, 0.05, 200)
 generator = torch.Generator().manual_seed(60)
