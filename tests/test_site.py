@@ -83,6 +83,22 @@ def test_build_succeeded_without_warnings(built_site):
     assert not warnings, "\n".join(warnings)
 
 
+def test_chapter_kernels_connect_encrypted_where_possible(built_site, load_hook):
+    """Where pyzmq and jupyter_client can encrypt a kernel's connection, the build does,
+    and the kernels' "running over TCP without encryption" warning stays out of its log."""
+    import zmq
+    from jupyter_client.manager import KernelManager
+    from traitlets.config import Config
+
+    config = Config()
+    load_hook("execution_cache").encrypt_kernel_channels(config)
+    if not (zmq.has("curve") and "transport_encryption" in KernelManager.class_trait_names()):
+        assert "transport_encryption" not in config.KernelManager
+        pytest.skip("this pyzmq or jupyter_client cannot encrypt kernel connections")
+    assert KernelManager(config=config).transport_encryption == "auto"
+    assert "without encryption" not in built_site.log
+
+
 def test_every_nav_page_is_built(built_site, page_path):
     assert (built_site.site_dir / page_path / "index.html").is_file()
 

@@ -66,6 +66,21 @@ def _original(function):
     return getattr(function, "__wrapped__", function)
 
 
+def encrypt_kernel_channels(config) -> None:
+    """Have the chapter kernels' local connections encrypted, where the installed stack can.
+
+    Recent kernels warn at start-up, once per chapter, that they talk "over TCP without
+    encryption". Newer jupyter_client versions can provision CurveZMQ keys for kernels
+    that declare support; older ones, or a pyzmq built without CurveZMQ, keep plain
+    local connections, as before.
+    """
+    import zmq
+    from jupyter_client.manager import KernelManager
+
+    if zmq.has("curve") and KernelManager.class_traits().get("transport_encryption"):
+        config["KernelManager"]["transport_encryption"] = "auto"
+
+
 def _with_cell_timeout(get_nbconvert_app):
     """Wrap the plugin's app factory so every executed cell gets a timeout."""
 
@@ -74,6 +89,7 @@ def _with_cell_timeout(get_nbconvert_app):
         app = get_nbconvert_app(*args, **kwargs)
         # The plugin stores this section as a plain dict: set the key, keep the rest.
         app.config["ExecutePreprocessor"]["timeout"] = cell_timeout_s()
+        encrypt_kernel_channels(app.config)
         return app
 
     return wrapper
