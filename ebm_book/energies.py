@@ -30,6 +30,7 @@ __all__ = [
     "Gaussian",
     "GaussianMixture",
     "Ring",
+    "example_landscapes",
     "example_mixture",
 ]
 
@@ -417,6 +418,29 @@ def example_mixture() -> GaussianMixture:
     )
     means = [[-1.5, -1.0], [1.5, -0.5], [0.0, 1.6]]
     return GaussianMixture(means, covariances, weights=[0.5, 0.3, 0.2])
+
+
+def example_landscapes() -> dict[str, Energy]:
+    r"""The book's four 2-D energy landscapes, by name, in the order the chapters show them.
+
+    The running example (`example_mixture`), a ring of radius 2, a banana and a double
+    well with valleys at $x_1 = \pm 1.5$. Chapter 1 draws their surfaces and densities,
+    Chapter 2 their score fields and Langevin samples.
+
+    Examples
+    --------
+    >>> landscapes = example_landscapes()
+    >>> list(landscapes)
+    ['Gaussian mixture', 'ring', 'banana', 'double well']
+    >>> landscapes["ring"].energy(torch.tensor([[2.0, 0.0]]))  # the bottom of the ring
+    tensor([0.])
+    """
+    return {
+        "Gaussian mixture": example_mixture(),
+        "ring": Ring(radius=2.0, width=0.3),
+        "banana": Banana(curvature=0.6, scale=1.2),
+        "double well": DoubleWell(barrier=2.0, separation=1.5, dim=2),
+    }
 
 
 class DoubleWell(Energy):

@@ -328,9 +328,12 @@ def annealed_langevin(
             x = x + 0.5 * alpha * drift + math.sqrt(alpha) * _noise(x, generator)
             _check_finite(x, step, alpha)
             recorder.step(step, x)
-    if denoise:
-        x = x + sigmas[-1] ** 2 * _checked_conditional_score(score, x, sigmas[-1])
-    return recorder.result(x)
+    return recorder.result(_tweedie_denoised(score, x, sigmas[-1]) if denoise else x)
+
+
+def _tweedie_denoised(score: NoiseConditionalScore, x: torch.Tensor, sigma) -> torch.Tensor:
+    """Tweedie's formula, E[clean | x] = x + sigma^2 s(x, sigma): the final noise-free step."""
+    return x + sigma**2 * _checked_conditional_score(score, x, sigma)
 
 
 def reverse_diffusion(
@@ -377,9 +380,7 @@ def reverse_diffusion(
         x = x + variance * drift + math.sqrt(variance) * _noise(x, generator)
         _check_finite(x, i + 1, variance)
         recorder.step(i + 1, x)
-    if denoise:
-        x = x + sigmas[-1] ** 2 * _checked_conditional_score(score, x, sigmas[-1])
-    return recorder.result(x)
+    return recorder.result(_tweedie_denoised(score, x, sigmas[-1]) if denoise else x)
 
 
 def probability_flow(

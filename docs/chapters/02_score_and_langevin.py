@@ -86,13 +86,8 @@ _ = torch.manual_seed(0)  # the random initial weights of networks below
 # to orange (large).
 
 # %% alt="Score fields of four energies: the Gaussian mixture, the ring, the banana and the double well. The arrows, drawn over the energy contours, point uphill in density, toward the modes (for the ring, toward the circle), and are longest far from them."
-mixture = energies.example_mixture()  # the three modes of Chapter 1
-landscapes = {
-    "Gaussian mixture": mixture,
-    "ring": energies.Ring(radius=2.0, width=0.3),
-    "banana": energies.Banana(curvature=0.6, scale=1.2),
-    "double well": energies.DoubleWell(barrier=2.0, separation=1.5, dim=2),
-}
+landscapes = energies.example_landscapes()  # the four of Chapter 1
+mixture = landscapes["Gaussian mixture"]  # its three modes
 window = (-3.2, 3.2)
 
 
@@ -615,22 +610,18 @@ ax.plot(
     color="C0",
     label="ULA, predicted $1/(1-\\epsilon/4)$",
 )
-ax.errorbar(
-    step_sizes,
-    ula_var,
-    yerr=[2 * v * math.sqrt(2 / n_chains) for v in ula_var],
-    fmt="o",
-    color="C0",
-    label="ULA, simulated",
-)
-ax.errorbar(
-    step_sizes,
-    mala_var,
-    yerr=[2 * v * math.sqrt(2 / n_chains) for v in mala_var],
-    fmt="s",
-    color="C2",
-    label="MALA, simulated",
-)
+for name, variances, marker, color in [
+    ("ULA", ula_var, "o", "C0"),
+    ("MALA", mala_var, "s", "C2"),
+]:
+    ax.errorbar(
+        step_sizes,
+        variances,
+        yerr=[2 * v * math.sqrt(2 / n_chains) for v in variances],
+        fmt=marker,
+        color=color,
+        label=f"{name}, simulated",
+    )
 ax.axhline(1.0, color="gray", ls="--", lw=1)
 ax.set(
     xlabel="step size $\\epsilon$",
