@@ -13,11 +13,16 @@ One concept per module (see the book's API reference):
 - `training`: one plain, seeded training loop;
 - `datasets`: seeded 2-D toy data;
 - `plotting`: the book's figures and house style;
+- `display`: text computed from results, tables and animations for notebooks;
+- `seeds`: every seed of the book, from one place (and the seed shift);
+- `claims`: statements of the text, checked against the results;
 - `exercises`: checkers that give instant feedback on exercises.
 """
 
 from . import (
+    claims,
     datasets,
+    display,
     energies,
     exercises,
     losses,
@@ -28,13 +33,16 @@ from . import (
     plotting,
     sampling,
     score,
+    seeds,
     training,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "claims",
     "datasets",
+    "display",
     "energies",
     "exercises",
     "losses",
@@ -45,5 +53,6 @@ __all__ = [
     "plotting",
     "sampling",
     "score",
+    "seeds",
     "training",
 ]

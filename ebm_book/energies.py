@@ -355,6 +355,44 @@ class GaussianMixture(Energy):
         sigma = check_positive(sigma, "sigma")
         return GaussianMixture(self.means, self.covs + sigma**2 * torch.eye(self.dim), self.weights)
 
+    def noisy_score(self, x: torch.Tensor, sigma: object) -> torch.Tensor:
+        r"""The exact noise-conditional score $\nabla_x \log p_\sigma(x)$ of this mixture.
+
+        $p_\sigma = p * \mathcal{N}(0, \sigma^2 I)$ is the mixture whose covariances are
+        $\Sigma_k + \sigma^2 I$ (see `perturbed`). This is the oracle that a noise-conditional
+        score network $s_\theta(x, \sigma)$ tries to learn, with the same call signature:
+        ``sigma`` is one level for all points or one level per point, shape ``(N,)``.
+
+        Examples
+        --------
+        >>> mixture = GaussianMixture([[-5.0, -5.0], [5.0, 5.0]], weights=[0.2, 0.8])
+        >>> x = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
+        >>> torch.allclose(mixture.noisy_score(x, torch.tensor([2.0, 2.0])),
+        ...                mixture.perturbed(2.0).score(x))
+        True
+        """
+        x = check_points(x, dim=self.dim)
+        levels = torch.as_tensor(sigma, dtype=torch.float64).reshape(-1)
+        if levels.numel() == 1:
+            levels = levels.expand(x.shape[0])
+        if levels.shape != (x.shape[0],):
+            raise ValueError(
+                f"sigma must be one noise level or one per point, shape ({x.shape[0]},); "
+                f"got shape {tuple(torch.as_tensor(sigma).shape)}."
+            )
+        score = torch.empty_like(x)
+        for level in levels.unique().tolist():  # samplers use one level per batch: one pass
+            rows = levels == level
+            score[rows.to(x.device)] = self._noisy(level).score(x[rows.to(x.device)])
+        return score
+
+    def _noisy(self, sigma: float) -> GaussianMixture:
+        """`perturbed`, remembered: a sampler asks for the same few levels thousands of times."""
+        cache = self.__dict__.setdefault("_noisy_cache", {})
+        if sigma not in cache:
+            cache[sigma] = self.perturbed(sigma)
+        return cache[sigma]
+
     @classmethod
     def ring(cls, n_modes: int = 8, radius: float = 4.0, std: float = 0.5) -> GaussianMixture:
         r"""``n_modes`` equal-weight isotropic Gaussians evenly spaced on a circle.

@@ -375,7 +375,7 @@ def check_mala_log_acceptance(mala_log_acceptance: Callable[..., torch.Tensor]) 
     $$
 
     one value per chain (before taking the minimum with 0, which does not matter for
-    the accept test $\log u < \log \alpha$).
+    the accept test $\log u < \log a(x, y)$).
 
     Examples
     --------
@@ -616,11 +616,12 @@ def check_denoising_score_matching(
 def check_score_from_noise_prediction(
     score_from_noise_prediction: Callable[..., torch.Tensor],
 ) -> str:
-    r"""Check ``score_from_noise_prediction(eps, alpha_bar)`` $= -\epsilon / \sqrt{1 - \bar\alpha}$.
+    r"""Check ``score_from_noise_prediction(eps, alpha_bar)`` $= -z_\theta / \sqrt{1 - \bar\alpha_t}$.
 
-    In DDPM's notation $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\,\epsilon$,
-    so the noise has standard deviation $\sqrt{1-\bar\alpha_t}$ and a network that
-    predicts $\epsilon$ gives the score $-\epsilon_\theta / \sqrt{1-\bar\alpha_t}$.
+    With DDPM's noisy data $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\,z$,
+    the noise has standard deviation $\sqrt{1-\bar\alpha_t}$, and a network $z_\theta$ that
+    predicts $z$ (DDPM's $\epsilon_\theta$; ``eps`` in code) gives the score
+    $-z_\theta / \sqrt{1-\bar\alpha_t}$.
 
     Examples
     --------
@@ -714,9 +715,9 @@ def check_annealed_step_sizes(step_sizes: Callable[..., torch.Tensor]) -> str:
     if result.shape != sigmas.shape:
         raise CheckFailed(f"return one step size per level, shape (4,); got {tuple(result.shape)}.")
     if torch.allclose(result, expected, rtol=1e-6):
-        return "alpha_i = eps sigma_i^2 / sigma_L^2: the step is eps at the last level."
+        return "eps_i = eps sigma_i^2 / sigma_L^2: the step is eps at the last level."
     if torch.allclose(result, eps * sigmas / sigmas[-1], rtol=1e-6):
-        hint = "use the squares of the noise levels: alpha_i = eps sigma_i^2 / sigma_L^2."
+        hint = "use the squares of the noise levels: eps_i = eps sigma_i^2 / sigma_L^2."
     elif torch.allclose(result, eps * sigmas**2 / sigmas[0] ** 2, rtol=1e-6):
         hint = "divide by the *smallest* level, sigma_L (the last one), so the last step is eps."
     else:

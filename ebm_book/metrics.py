@@ -3,7 +3,8 @@ r"""How good are the samples? Distances between sample sets, mode weights, score
 * `mmd`: the maximum mean discrepancy with a Gaussian kernel (Gretton et al., 2012).
 * `sliced_wasserstein`: the sliced 2-Wasserstein distance, through 1-D projections.
 * `mode_weights`: which fraction of the samples sits in each mode of a mixture.
-* `fisher_divergence`: the mean squared difference of two score functions.
+* `fisher_divergence`: the mean squared difference of two score functions (the Fisher
+  divergence $D_F$, without a factor $\tfrac12$, when the points are samples of the first).
 
 Sample-based distances are never exactly zero for two finite samples of the same
 distribution: compare a model's value with the value for a fresh sample of the target
@@ -163,11 +164,18 @@ def fisher_divergence(
     score_b: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
 ) -> float:
-    r"""Monte Carlo estimate of $\mathbb{E}_x\big[\lVert s_a(x) - s_b(x) \rVert^2\big]$ over the points ``x``.
+    r"""The mean squared difference of two score fields over the points ``x``.
 
-    With ``x`` drawn from $p$ and $s_b = \nabla \log p$, this is (twice) the Fisher
-    divergence that explicit score matching minimizes. Evaluating it on a subset of points
-    (e.g. where $p$ is large or small) shows *where* a learned score is accurate.
+    $$
+    \frac1n \sum_{i=1}^n \big\lVert s_a(x_i) - s_b(x_i) \big\rVert^2 .
+    $$
+
+    With ``x`` drawn from $\rho$, $s_a = \nabla \log \rho$ and $s_b = \nabla \log p$, this
+    estimates the Fisher divergence
+    $D_F(\rho \,\Vert\, p) = \mathbb{E}_{x\sim\rho}\lVert \nabla\log\rho(x) - \nabla\log p(x)\rVert^2$
+    (the book's definition has no factor $\tfrac12$: explicit score matching is half of
+    it). Evaluated on chosen points instead (where $p$ is large, or small), it shows
+    *where* a learned score is accurate.
 
     Examples
     --------

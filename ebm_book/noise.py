@@ -4,13 +4,18 @@ A noise-conditional score model learns $\nabla_x \log p_\sigma(x)$ for a sequenc
 noise levels $\sigma_1 > \sigma_2 > \dots > \sigma_L$, where
 $p_\sigma = p * \mathcal{N}(0, \sigma^2 I)$ is the data distribution blurred by Gaussian
 noise. This module builds that sequence and the step sizes annealed Langevin dynamics
-uses with it, following the heuristics of NCSNv2 (Song & Ermon, 2020):
+uses with it, following the five techniques of NCSNv2 (Song & Ermon, 2020):
 
 1. the largest level is about the largest distance between two data points
    (:func:`max_pairwise_distance`), so that at $\sigma_1$ all modes overlap;
 2. the levels form a geometric sequence (:func:`geometric_sigmas`), with a common ratio
    chosen so that consecutive noisy distributions overlap (:func:`ncsnv2_ratio`);
-3. the score network's output is divided by $\sigma$ (see `nets.NoiseConditionalScoreMLP`).
+3. the score network's output is divided by $\sigma$ (see `nets.NoiseConditionalScoreMLP`);
+4. the number $M$ of Langevin steps per level is as large as the budget allows, and the
+   step size $\epsilon$ is then chosen so that each level's chains end with the variance
+   of that level (:func:`ncsnv2_step_size`);
+5. samples are drawn with an exponential moving average of the network's weights (see
+   the ``averaged_model`` argument of `training.train`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ __all__ = [
     "geometric_sigmas",
     "max_pairwise_distance",
     "ncsnv2_ratio",
+    "ncsnv2_step_size",
+    "ncsnv2_variance_ratio",
     "suggest_sigmas",
 ]
 
@@ -150,7 +157,7 @@ def suggest_sigmas(data: torch.Tensor, sigma_min: float = 0.01) -> torch.Tensor:
 
 
 def annealed_step_sizes(sigmas: torch.Tensor, step_size: float) -> torch.Tensor:
-    r"""Song & Ermon's annealed Langevin step sizes, $\alpha_i = \epsilon\, \sigma_i^2 / \sigma_L^2$.
+    r"""Song & Ermon's annealed Langevin step sizes, $\epsilon_i = \epsilon\, \sigma_i^2 / \sigma_L^2$.
 
     The step shrinks with the noise so that the "signal-to-noise ratio" of each Langevin
     update stays the same at every level.
@@ -163,3 +170,85 @@ def annealed_step_sizes(sigmas: torch.Tensor, step_size: float) -> torch.Tensor:
     sigmas = check_sigmas(sigmas)
     step_size = check_positive(step_size, "step_size")
     return step_size * sigmas**2 / sigmas[-1] ** 2
+
+
+def ncsnv2_variance_ratio(
+    step_size: float, sigma_min: float, ratio: float, n_steps_each: int
+) -> float:
+    r"""NCSNv2's test of a step size: the variance $M$ annealed steps leave, over the level's.
+
+    Take data that are a single point, so that $p_{\sigma_i} = \mathcal{N}(0, \sigma_i^2 I)$,
+    and a chain that enters level $i$ with the variance $\gamma^2\sigma_i^2$ of the level
+    before. One Langevin step of size $\epsilon_i = \epsilon\,\sigma_i^2/\sigma_L^2$ maps a
+    variance $v$ to $a^2 v + \epsilon_i$ with $a = 1 - \epsilon/(2\sigma_L^2)$, so after $M$
+    steps
+
+    $$
+    \frac{v_M}{\sigma_i^2} = a^{2M}\,(\gamma^2 - c) + c,
+    \qquad c = \frac{\epsilon/\sigma_L^2}{1 - a^2} = \frac{1}{1 - \epsilon/(4\sigma_L^2)},
+    $$
+
+    the same at every level ($c$ is the unadjusted chain's stationary variance ratio, the
+    bias of Chapter 2). NCSNv2 (Song & Ermon 2020, technique 4) asks for a value close to
+    1. Their paper writes the same formula with the step $\epsilon/2$ of the other way of
+    writing Langevin dynamics.
+
+    Examples
+    --------
+    Too small a step leaves the previous level's variance; a good one reaches about 1:
+
+    >>> round(ncsnv2_variance_ratio(1e-6, 0.05, 1.6, 100), 3)
+    2.499
+    >>> round(ncsnv2_variance_ratio(1.6e-4, 0.05, 1.6, 100), 3)
+    1.019
+    """
+    step_size = check_positive(step_size, "step_size")
+    sigma_min = check_positive(sigma_min, "sigma_min")
+    ratio = check_positive(ratio, "ratio")
+    check_positive_int(n_steps_each, "n_steps_each")
+    relative = step_size / sigma_min**2
+    if relative >= 4:
+        raise ValueError(
+            f"step_size must be below 4 sigma_min^2 = {4 * sigma_min**2:g}, where the chains "
+            f"diverge; got {step_size:g}."
+        )
+    contraction = (1 - relative / 2) ** 2
+    stationary = 1 / (1 - relative / 4)
+    return contraction**n_steps_each * (ratio**2 - stationary) + stationary
+
+
+def ncsnv2_step_size(sigmas: torch.Tensor, n_steps_each: int) -> float:
+    r"""The step size $\epsilon$ that NCSNv2 recommends for annealed Langevin on ``sigmas``.
+
+    Technique 4 of NCSNv2: given $M$ steps per level, choose $\epsilon$ so that
+    :func:`ncsnv2_variance_ratio` is as close to 1 as it gets, with $\gamma$ the levels'
+    common ratio (for levels that are not geometric, their mean ratio
+    $(\sigma_1/\sigma_L)^{1/(L-1)}$). Found by a search over $\log\epsilon$.
+
+    Examples
+    --------
+    >>> sigmas = geometric_sigmas(4.0, 0.05, 10)
+    >>> step = ncsnv2_step_size(sigmas, 100)
+    >>> round(step / 0.05**2, 3), round(ncsnv2_variance_ratio(step, 0.05, 80 ** (1 / 9), 100), 3)
+    (0.064, 1.019)
+    """
+    sigmas = check_sigmas(sigmas)
+    check_positive_int(n_steps_each, "n_steps_each")
+    if len(sigmas) < 2:
+        raise ValueError("sigmas needs at least 2 levels to have a ratio.")
+    sigma_min = sigmas[-1].item()
+    ratio = (sigmas[0].item() / sigma_min) ** (1 / (len(sigmas) - 1))
+
+    def miss(log_relative: float) -> float:
+        step = math.exp(log_relative) * sigma_min**2
+        return abs(ncsnv2_variance_ratio(step, sigma_min, ratio, n_steps_each) - 1)
+
+    # A coarse grid over (1e-8, 4) sigma_L^2 finds the basin, a golden-section search refines it.
+    grid = [math.log(1e-8) + k * (math.log(3.999) - math.log(1e-8)) / 400 for k in range(401)]
+    best = min(range(len(grid)), key=lambda k: miss(grid[k]))
+    low, high = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+    golden = (math.sqrt(5) - 1) / 2
+    for _ in range(100):
+        left, right = high - golden * (high - low), low + golden * (high - low)
+        low, high = (low, right) if miss(left) < miss(right) else (left, high)
+    return math.exp(0.5 * (low + high)) * sigma_min**2

@@ -23,7 +23,6 @@ from ._validation import check_bounds, check_points, check_positive
 
 __all__ = [
     "OKABE_ITO",
-    "animate_samples",
     "evaluate_on_grid",
     "plot_contours",
     "plot_density_1d",
@@ -33,7 +32,6 @@ __all__ = [
     "plot_samples",
     "plot_score_field",
     "plot_surface_3d",
-    "show_table",
     "use_book_style",
 ]
 
@@ -376,37 +374,6 @@ def plot_samples(
     return ax
 
 
-def show_table(headers: Sequence[str], rows: Sequence[Sequence[object]]):
-    """A small table of results, rendered as Markdown in notebooks and on the site.
-
-    Returns an ``IPython.display.Markdown`` object, whose plain-text form is the
-    Markdown source itself. Floats are shown with 4 significant digits.
-
-    Examples
-    --------
-    >>> print(show_table(["d", "error"], [[1, 0.012345], [2, 3.0]]).data)
-    | d | error |
-    |---:|---:|
-    | 1 | 0.01235 |
-    | 2 | 3 |
-    """
-    try:
-        from IPython.display import Markdown
-    except ImportError:  # outside Jupyter: a plain object with the same ``.data``
-        from types import SimpleNamespace as Markdown  # type: ignore[assignment]
-
-    if any(len(row) != len(headers) for row in rows):
-        raise ValueError(f"every row must have {len(headers)} entries, one per header.")
-
-    def cell(value: object) -> str:
-        return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---:|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    text = "\n".join(lines)
-    return Markdown(data=text)
-
-
 def plot_score_field(
     score: Callable[[torch.Tensor], torch.Tensor],
     xlim: tuple[float, float] = (-3.0, 3.0),
@@ -464,79 +431,3 @@ def plot_score_field(
     ax.set(xlabel="$x_1$", ylabel="$x_2$", xlim=xlim, ylim=ylim, aspect="equal")
     ax.grid(False)
     return ax
-
-
-def animate_samples(
-    trajectory: torch.Tensor,
-    background: EnergyFn | None = None,
-    xlim: tuple[float, float] = (-3.0, 3.0),
-    ylim: tuple[float, float] = (-3.0, 3.0),
-    titles: Sequence[str] | None = None,
-    frame_ms: int = 120,
-    size_inches: float = 3.2,
-    dpi: int = 100,
-):
-    """Animate 2-D samples over time as a small, looping animated WebP image.
-
-    Each frame is drawn with matplotlib and the frames are packed by Pillow into one
-    lossless WebP, typically 5-10 kB per frame: light enough for a web page. The result
-    displays inline in Jupyter, Colab and on the site.
-
-    Parameters
-    ----------
-    trajectory
-        Samples over time, shape ``(n_frames, N, 2)`` (e.g. a sampler's ``trajectory``).
-    background
-        Optional energy whose contour lines are drawn behind the samples.
-    titles
-        One title per frame (default: ``"frame k"``).
-    frame_ms
-        Duration of each frame in milliseconds.
-
-    Returns
-    -------
-    IPython.display.HTML
-        An ``<img>`` element with the animation embedded as a data URI.
-    """
-    import base64
-    import io
-
-    from PIL import Image
-
-    if not isinstance(trajectory, torch.Tensor) or trajectory.ndim != 3 or trajectory.shape[2] != 2:
-        raise ValueError("trajectory must be a tensor of shape (n_frames, N, 2).")
-    n_frames = trajectory.shape[0]
-    if titles is not None and len(titles) != n_frames:
-        raise ValueError(f"titles must have one entry per frame ({n_frames}).")
-    fig, ax = plt.subplots(figsize=(size_inches, size_inches), dpi=dpi)
-    if background is not None:
-        X, Y, values = evaluate_on_grid(background, xlim, ylim, 120)
-        ax.contour(X, Y, values, levels=12, colors="#bbbbbb", linewidths=0.8)
-    points = trajectory.detach().cpu().numpy()
-    # Opaque points in one colour keep the palette small, so lossless WebP stays light.
-    scatter = ax.scatter(points[0, :, 0], points[0, :, 1], s=3, color=OKABE_ITO[0], lw=0)
-    ax.set(xlim=xlim, ylim=ylim, aspect="equal", xticks=[], yticks=[])
-    ax.grid(False)
-    frames = []
-    for k in range(n_frames):
-        scatter.set_offsets(points[k])
-        ax.set_title(titles[k] if titles is not None else f"frame {k}", fontsize=10)
-        fig.canvas.draw()
-        frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[:, :, :3]))
-    plt.close(fig)
-    buffer = io.BytesIO()
-    frames[0].save(
-        buffer, format="WEBP", save_all=True, append_images=frames[1:], duration=frame_ms,
-        loop=0, lossless=True, method=4,
-    )  # fmt: skip
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    width = int(size_inches * dpi)
-    html = (
-        f'<img class="ebm-animation" width="{width}" alt="animation of samples over time" '
-        f'src="data:image/webp;base64,{encoded}">'
-    )
-    try:
-        from IPython.display import HTML
-    except ImportError:  # outside Jupyter: an object with the same ``.data``
-        from types import SimpleNamespace as HTML  # type: ignore[assignment]
-    return HTML(data=html)

@@ -273,12 +273,15 @@ def annealed_langevin(
 ) -> SamplingResult:
     r"""Annealed Langevin dynamics (Song & Ermon 2019, Algorithm 1).
 
-    For each noise level $\sigma_1 > \dots > \sigma_L$ in turn, run $T$ Langevin steps on
-    $p_{\sigma_i}$ with the step size $\alpha_i = \epsilon\,\sigma_i^2/\sigma_L^2$:
+    For each noise level $\sigma_1 > \dots > \sigma_L$ in turn, run $M$ Langevin steps on
+    $p_{\sigma_i}$ with the step size $\epsilon_i = \epsilon\,\sigma_i^2/\sigma_L^2$:
 
     $$
-    x \leftarrow x + \frac{\alpha_i}{2}\, s(x, \sigma_i) + \sqrt{\alpha_i}\, z .
+    x \leftarrow x + \frac{\epsilon_i}{2}\, s(x, \sigma_i) + \sqrt{\epsilon_i}\, z .
     $$
+
+    (Song & Ermon write $T$ for $M$ and $\alpha_i$ for $\epsilon_i$; the book keeps $T$ for
+    the temperature and $\alpha$ for DDPM's schedule.)
 
     Large noise first makes the modes overlap, so the chains find all of them with the
     right proportions; the shrinking noise then sharpens the samples. With
@@ -296,7 +299,7 @@ def annealed_langevin(
     step_size
         $\epsilon$, the step at the smallest level.
     n_steps_each
-        $T$, Langevin steps per level.
+        $M$, Langevin steps per level.
     record_every
         If given, record the states every ``record_every`` steps (counting across levels).
 
@@ -307,10 +310,10 @@ def annealed_langevin(
     >>> from ebm_book.energies import GaussianMixture
     >>> from ebm_book.noise import geometric_sigmas
     >>> mixture = GaussianMixture([[-5.0, -5.0], [5.0, 5.0]], weights=[0.2, 0.8])
-    >>> score = lambda x, sigma: mixture.perturbed(sigma[0].item()).score(x)
     >>> g = torch.Generator().manual_seed(0)
     >>> x0 = torch.rand(2000, 2, generator=g) * 16 - 8
-    >>> x = annealed_langevin(score, x0, geometric_sigmas(20, 0.5, 10), 0.025, 100, g).samples
+    >>> sigmas = geometric_sigmas(20, 0.5, 10)
+    >>> x = annealed_langevin(mixture.noisy_score, x0, sigmas, 0.025, 100, g).samples
     >>> round((mixture.assign(x) == 1).float().mean().item(), 1)
     0.8
     """
@@ -363,10 +366,10 @@ def reverse_diffusion(
     >>> from ebm_book.energies import GaussianMixture
     >>> from ebm_book.noise import geometric_sigmas
     >>> mixture = GaussianMixture([[-5.0, -5.0], [5.0, 5.0]], weights=[0.2, 0.8])
-    >>> score = lambda x, sigma: mixture.perturbed(sigma[0].item()).score(x)
     >>> g = torch.Generator().manual_seed(0)
     >>> sigmas = geometric_sigmas(20, 0.01, 500)
-    >>> x = reverse_diffusion(score, 20 * torch.randn(2000, 2, generator=g), sigmas, g).samples
+    >>> x0 = 20 * torch.randn(2000, 2, generator=g)
+    >>> x = reverse_diffusion(mixture.noisy_score, x0, sigmas, g).samples
     >>> round((mixture.assign(x) == 1).float().mean().item(), 1)
     0.8
     """
@@ -407,9 +410,8 @@ def probability_flow(
     >>> from ebm_book.energies import GaussianMixture
     >>> from ebm_book.noise import geometric_sigmas
     >>> mixture = GaussianMixture([[-5.0, -5.0], [5.0, 5.0]], weights=[0.2, 0.8])
-    >>> score = lambda x, sigma: mixture.perturbed(sigma[0].item()).score(x)
     >>> x0 = 20 * torch.randn(2000, 2, generator=torch.Generator().manual_seed(0))
-    >>> x = probability_flow(score, x0, geometric_sigmas(20, 0.01, 100)).samples
+    >>> x = probability_flow(mixture.noisy_score, x0, geometric_sigmas(20, 0.01, 100)).samples
     >>> round((mixture.assign(x) == 1).float().mean().item(), 1)
     0.8
     """

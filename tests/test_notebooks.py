@@ -76,6 +76,15 @@ def defined_functions(source: str) -> set[str]:
     return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
 
 
+def test_prose_cells_show_their_text_not_their_code(notebook):
+    """Cells that write a paragraph from computed values are Colab forms, code collapsed."""
+    prose = [c for c in notebook.cells if "prose" in c.metadata.get("tags", [])]
+    for cell in prose:
+        assert cell.metadata.get("cellView") == "form"
+        assert cell.metadata.get("jupyter") == {"source_hidden": True}
+        assert cell.source.startswith("#@title Text computed from the results above")
+
+
 def test_markdown_has_no_mkdocs_only_syntax_left(notebook):
     for cell in notebook.cells:
         if cell.cell_type != "markdown":

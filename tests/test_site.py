@@ -33,6 +33,14 @@ def chapter_page_path(chapter_file: Path) -> str:
     return f"chapters/{chapter_file.stem}/"
 
 
+def shown_code_cells(chapter_file: Path) -> list:
+    """The chapter's code cells whose code the page shows (``prose`` cells show only text)."""
+    cells = jupytext.read(chapter_file).cells
+    return [
+        c for c in cells if c.cell_type == "code" and "prose" not in c.metadata.get("tags", [])
+    ]
+
+
 class ResourceCollector(HTMLParser):
     """Collects the URLs an HTML page makes the browser fetch (not plain links)."""
 
@@ -124,8 +132,7 @@ def test_chapter_executed_every_cell(built_site, chapter_file):
     """Every code cell ran (numbered prompt), so the page shows this build's results."""
     html = html_of(built_site, chapter_page_path(chapter_file))
     prompts = re.findall(r'jp-InputPrompt jp-InputArea-prompt">In\s*\[([^\]]*)\]', html)
-    code_cells = [c for c in jupytext.read(chapter_file).cells if c.cell_type == "code"]
-    assert len(prompts) == len(code_cells)
+    assert len(prompts) == len(shown_code_cells(chapter_file))
     assert all(number.strip().isdigit() for number in prompts), prompts
 
 
@@ -289,7 +296,7 @@ def test_code_cells_are_plain_code_for_the_browser_to_colour(built_site, chapter
     html = html_of(built_site, chapter_page_path(chapter_file))
     assert "<clipboard-copy" not in html and "clipboard-copy-txt" not in html
     assert "jp-Collapser" not in html
-    code_cells = [c for c in jupytext.read(chapter_file).cells if c.cell_type == "code"]
+    code_cells = shown_code_cells(chapter_file)
     shown = re.findall(
         r'<div class="highlight-ipynb hl-python">\s*<pre><code class="language-python">'
         r"(.*?)</code></pre>",
@@ -300,6 +307,24 @@ def test_code_cells_are_plain_code_for_the_browser_to_colour(built_site, chapter
     for cell, code in zip(code_cells, shown):
         assert "<" not in code, "markup left inside a code cell"
         assert unescape(code).strip("\n") == cell.source.strip("\n")
+
+
+def test_prose_cells_show_their_text_and_hide_their_code(built_site, chapter_file):
+    """A ``prose`` cell's f-string never reaches the page; the paragraph it writes does."""
+    from bs4 import BeautifulSoup
+
+    prose = [
+        c for c in jupytext.read(chapter_file).cells if "prose" in c.metadata.get("tags", [])
+    ]
+    if not prose:
+        pytest.skip(f"{chapter_file.name} has no prose cells")
+    page = BeautifulSoup(html_of(built_site, chapter_page_path(chapter_file)), "html.parser")
+    cells = [c for c in page.select(".celltag_prose") if c.get("id")]  # the outer wrappers
+    assert len(cells) == len(prose)
+    for cell in cells:
+        assert not cell.select(".jp-InputArea"), "a prose cell shows its code"
+        text = cell.select_one('.jp-OutputArea-output[data-mime-type="text/markdown"]')
+        assert text is not None and text.get_text(strip=True), "a prose cell wrote no text"
 
 
 def test_plain_code_cell_keeps_the_code_exactly(load_hook):

@@ -36,7 +36,7 @@ import time
 import matplotlib.pyplot as plt
 import torch
 
-from ebm_book import energies, partition, plotting
+from ebm_book import display, energies, partition, plotting
 from ebm_book.exercises import (
     check_boltzmann_probabilities,
     check_gaussian_energy,
@@ -256,7 +256,7 @@ for temperature in temperatures:
             math.exp(depth_gap / temperature),
         ]
     )
-plotting.show_table(
+display.show_table(
     [
         "temperature $T$",
         "$P_T(x<0)$",
@@ -434,7 +434,7 @@ for name, energy in list(landscapes_2d.items())[
                 abs(estimate.relative_error(exact)),
             ]
         )
-plotting.show_table(
+display.show_table(
     [
         "energy",
         "$n$ per axis",
@@ -477,7 +477,7 @@ for d in (1, 2, 3, 5, 10, 20):
         else f"{seconds / seconds_per_year:.2g} years"
     )
     rows.append([d, f"{100.0**d:.0e}", duration])
-plotting.show_table(["dimension $d$", "grid nodes ($n = 100$)", "time"], rows)
+display.show_table(["dimension $d$", "grid nodes ($n = 100$)", "time"], rows)
 
 # %% [markdown]
 # A 28 × 28 image has $d = 784$. Quadrature is hopeless long before that.
@@ -564,7 +564,7 @@ def compare_estimators(
 dims = [1, 2, 5, 10, 20, 50, 100, 200, 400]
 results = compare_estimators(dims)
 columns = ["mc_error", "is_error", "is_reported", "is_ess"]
-plotting.show_table(
+display.show_table(
     ["$d$", "MC error", "IS error", "IS reported SE", "IS ESS"],
     [[r["d"]] + [r[c] for c in columns] for r in results],
 )

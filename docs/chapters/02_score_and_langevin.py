@@ -38,7 +38,7 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
-from ebm_book import energies, metrics, plotting, sampling
+from ebm_book import display, energies, metrics, plotting, sampling
 from ebm_book.exercises import (
     check_gaussian_score,
     check_langevin_step,
@@ -381,7 +381,7 @@ flow = sampling.langevin(
     record_every=25,
 )
 steps = [25 * k for k in range(flow.trajectory.shape[0])]
-plotting.animate_samples(
+display.animate_samples(
     flow.trajectory,
     background=mixture,
     xlim=window,
@@ -727,7 +727,7 @@ for eps, distance in final.items():
 # experiment above:
 
 # %%
-plotting.show_table(
+display.show_table(
     ["$\\epsilon$", "ULA variance", "MALA variance", "MALA acceptance"],
     [
         [eps, u, m, a]
@@ -820,7 +820,7 @@ for k in range(two_modes.n_components):
         start_weights[k].item(),
     ])  # fmt: skip
 headers = ["mode", "weight", "exact", "Langevin", "starts in basin"]
-plotting.show_table(headers, rows)
+display.show_table(headers, rows)
 
 # %% alt="Two scatter plots of a mixture of two well-separated Gaussians, at (-5, -5) with weight 0.2 and at (5, 5) with weight 0.8. The exact samples put most points in the upper-right mode; Langevin chains started uniformly fill both modes about equally, getting the weights wrong."
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))

@@ -43,6 +43,7 @@ import torch
 
 from ebm_book import (
     datasets,
+    display,
     energies,
     losses,
     metrics,
@@ -485,7 +486,7 @@ print(
     f"at d = {dims[-1]} a step with the exact trace is {ratio:.0f} times"
     " slower than with one random projection"
 )
-plotting.show_table(
+display.show_table(
     ["$d$"] + [f"{name} (ms/step)" for name in objectives],
     [
         [d] + [1000 * timings[name][k] for name in objectives]
@@ -529,7 +530,7 @@ for d in (2, 16, 128):
         mean, std = draws.mean(), draws.std()
         row += [f"{mean:.3f} ± {std / math.sqrt(50):.3f}", std.item()]
     rows.append(row)
-plotting.show_table(
+display.show_table(
     [
         "$d$",
         "exact $\\hat J_{\\mathrm{ISM}}$",
@@ -663,7 +664,7 @@ print(
     f" {1 / sigma**2:.3f} - {1 / sigma**2 - c_sigma:.3f} ="
     f" {mean_and_error(targets)}"
 )
-plotting.show_table(
+display.show_table(
     [
         "model",
         "explicit $J_{\\mathrm{ESM},\\sigma}$",
@@ -763,7 +764,7 @@ for s in sigmas:
     # square root of the total variance of the gradient vector
     grad_std.append(torch.stack(grads).var(0).sum().sqrt().item())
     rows.append([s, bias[-1], loss_std[-1], grad_std[-1]])
-plotting.show_table(
+display.show_table(
     [
         "$\\sigma$",
         "bias: relative Fisher divergence",
@@ -1101,7 +1102,7 @@ for name, points in regions.items():
     norm = exact.pow(2).sum(1).mean().item()
     cosine = torch.cosine_similarity(learned, exact, dim=1).mean().item()
     rows.append([name, len(points), error, norm, error / norm, cosine])
-plotting.show_table(
+display.show_table(
     [
         "region",
         "points",
@@ -1155,7 +1156,7 @@ for name, samples in chains.items():
     rows[-1] += [
         f"{w:.3f} ± {e:.3f}" for w, e in zip(weights.tolist(), errors.tolist())
     ]
-plotting.show_table(
+display.show_table(
     [
         "samples",
         "sliced Wasserstein to $q_\\sigma$",

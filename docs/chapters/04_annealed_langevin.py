@@ -38,6 +38,7 @@ import torch
 
 from ebm_book import (
     datasets,
+    display,
     energies,
     losses,
     metrics,
@@ -165,7 +166,7 @@ for sigma in (0.5, 5.0):
         metrics.fisher_divergence(model, true_score, between),
         (true_score(between) ** 2).sum(1).mean().item(),
     ])  # fmt: skip
-plotting.show_table(
+display.show_table(
     [
         "$\\sigma$",
         "error near modes",
@@ -374,7 +375,7 @@ titles = ["start"] + [
     f"$\\sigma = {sigmas[(k * 25 - 1) // 100]:.2f}$"
     for k in range(1, flow.trajectory.shape[0])
 ]
-plotting.animate_samples(
+display.animate_samples(
     flow.trajectory,
     background=two_modes,
     xlim=(-10, 10),
@@ -411,7 +412,7 @@ for name, samples in [
         f"{weights[1]:.3f} ± {errors[1]:.3f}",
     ])  # fmt: skip
 rows.append(["true weights", "0.2", "0.8"])
-plotting.show_table(["sampler", "mode $(-5, -5)$", "mode $(5, 5)$"], rows)
+display.show_table(["sampler", "mode $(-5, -5)$", "mode $(5, 5)$"], rows)
 
 # %%
 for name, samples in [("plain", plain), ("annealed", annealed)]:
@@ -525,7 +526,7 @@ for index, (name, (draw, mixture)) in enumerate(problems.items()):
     results.append(row)
     samples_of[name] = (data, learned)
     models_of[name] = model
-plotting.show_table(list(results[0]), [list(r.values()) for r in results])
+display.show_table(list(results[0]), [list(r.values()) for r in results])
 
 # %%
 for r in results:

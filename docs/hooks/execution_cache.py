@@ -13,7 +13,9 @@ time. Three things about that are not handled by the plugin itself:
 2. **A hanging cell must fail the build**, not hang it. The plugin has no
    timeout option, so we set nbclient's per-cell ``timeout`` on the app it uses.
 3. **Errors must name the chapter.** A failing or timed-out cell is reported as
-   ``<chapter>: ...`` followed by nbclient's own message (the cell and traceback).
+   ``<chapter>: ...`` followed by nbclient's own message (the cell and traceback). A
+   claim of the text that the run no longer supports (``ebm_book.claims``) is reported
+   as ``<chapter>: claim no longer holds: '<the claim>' (<its numbers>)``.
 
 Environment variables (used by the tests and the benchmark):
 
@@ -22,6 +24,8 @@ Environment variables (used by the tests and the benchmark):
     (default: the plugin's ``cache_dir``, ``.cache/mkdocs-jupyter``).
 ``EBM_BOOK_CELL_TIMEOUT``
     Seconds a single cell may run (default 300).
+``EBM_BOOK_SEED_SHIFT``
+    Shifts every seed of the book (``ebm_book.seeds``); shifted builds get their own cache.
 """
 
 from __future__ import annotations
@@ -55,6 +59,16 @@ def package_digest(package_dir: Path) -> str:
         digest.update(path.relative_to(package_dir).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def seed_shift_suffix() -> str:
+    """``-shift<k>`` when the seeds are shifted (``EBM_BOOK_SEED_SHIFT=k``, see ebm_book.seeds).
+
+    A shifted build computes other numbers, so it must neither read nor overwrite the
+    cache of the default seeds.
+    """
+    shift = os.environ.get("EBM_BOOK_SEED_SHIFT", "").strip()
+    return f"-shift{shift}" if shift not in ("", "0") else ""
 
 
 def cell_timeout_s() -> int:
@@ -113,6 +127,8 @@ def _naming_the_chapter(nb2html, docs_dir: Path):
                 f"(EBM_BOOK_CELL_TIMEOUT) and was stopped.\n{error}"
             ) from error
         except CellExecutionError as error:
+            if error.ename == "ClaimError":  # the text says something this run does not support
+                raise PluginError(f"{chapter}: {error.evalue}\n{error}") from error
             raise PluginError(f"{chapter}: a cell raised an error.\n{error}") from error
         except DeadKernelError as error:
             raise PluginError(f"{chapter}: the kernel died.\n{error}") from error
@@ -142,8 +158,8 @@ def on_config(config):
     project_root = Path(config.config_file_path).resolve().parent
     cache_root = Path(os.environ.get("EBM_BOOK_NOTEBOOK_CACHE") or plugin.config["cache_dir"])
     cache_root = (project_root / cache_root).resolve()
-    digest = package_digest(project_root / PACKAGE_DIR)
-    plugin.config["cache_dir"] = str(cache_root / f"{CACHE_PREFIX}{digest[:16]}")
+    digest = package_digest(project_root / PACKAGE_DIR)[:16]
+    plugin.config["cache_dir"] = str(cache_root / f"{CACHE_PREFIX}{digest}{seed_shift_suffix()}")
     log.debug("Notebook cache for this version of %s: %s", PACKAGE_DIR, plugin.config["cache_dir"])
 
     docs_dir = Path(config.docs_dir).resolve()
@@ -159,7 +175,8 @@ def on_post_build(config):
     current = Path(config.plugins["mkdocs-jupyter"].config["cache_dir"])
     if not current.parent.is_dir():
         return
+    this_version = current.name[: len(CACHE_PREFIX) + 16]  # the caches of every seed shift
     for old in current.parent.glob(f"{CACHE_PREFIX}*"):
-        if old.is_dir() and old != current:
+        if old.is_dir() and not old.name.startswith(this_version):
             shutil.rmtree(old)
             log.info("Removed the notebook cache of an older %s: %s", PACKAGE_DIR, old.name)

@@ -16,6 +16,8 @@ The notebook is adapted for Jupyter and Colab:
 - solution cells become collapsed Colab form cells (``cellView: form``), still after the
   reader's TODO cell and defining their own names, so "run all" never overwrites the
   reader's work;
+- ``prose`` cells (a paragraph of the text written from computed values) become form
+  cells too, so that Colab shows the paragraph and hides the f-string behind it;
 - MkDocs-only Markdown (admonitions, collapsible boxes, links to other pages) is rewritten
   into plain Markdown and HTML that Jupyter renders.
 
@@ -45,6 +47,7 @@ log = logging.getLogger("mkdocs.hooks.notebooks")
 
 NOTEBOOK_DIR = "notebooks"
 SOLUTION_TAG = "solution"
+PROSE_TAG = "prose"
 COLAB_URL = "https://colab.research.google.com/github/{repository}/blob/gh-pages/{path}"
 PACKAGE_URL = "git+https://github.com/{repository}@{pin}"
 
@@ -64,6 +67,7 @@ if "google.colab" in sys.modules:
 """
 
 SOLUTION_TITLE = "#@title Solution (double-click to show the code)\n"
+PROSE_TITLE = "#@title Text computed from the results above (double-click to show the code)\n"
 
 # An admonition: `!!! kind "Title"`, `??? kind "Title"` or `???+ kind "Title"`, then an
 # indented body.
@@ -162,6 +166,13 @@ def jupyter_markdown(source: str, source_uri: str, site_url: str) -> str:
     return MARKDOWN_LINK.sub(relink, "\n".join(out).rstrip() + "\n")
 
 
+def _as_form(cell: nbformat.NotebookNode, title: str) -> None:
+    """Make a code cell a Colab form: its title and output show, its code is collapsed."""
+    cell.source = title + cell.source
+    cell.metadata["cellView"] = "form"
+    cell.metadata["jupyter"] = {"source_hidden": True}
+
+
 def colab_notebook(source: Path, source_uri: str, config) -> nbformat.NotebookNode:
     """The chapter as a Colab-ready notebook (no outputs: the reader runs it)."""
     notebook = jupytext.read(source)
@@ -172,9 +183,9 @@ def colab_notebook(source: Path, source_uri: str, config) -> nbformat.NotebookNo
         if cell.cell_type == "markdown":
             cell.source = jupyter_markdown(cell.source, source_uri, config.site_url)
         elif SOLUTION_TAG in cell.metadata.get("tags", []):
-            cell.source = SOLUTION_TITLE + cell.source
-            cell.metadata["cellView"] = "form"
-            cell.metadata["jupyter"] = {"source_hidden": True}
+            _as_form(cell, SOLUTION_TITLE)
+        elif PROSE_TAG in cell.metadata.get("tags", []):
+            _as_form(cell, PROSE_TITLE)
     setup = nbformat.v4.new_code_cell(INSTALL_CELL.format(url=url))
     setup.metadata["cellView"] = "form"
     notebook.cells.insert(0, setup)
