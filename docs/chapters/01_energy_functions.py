@@ -14,7 +14,7 @@
 # # 1. Energy functions and the Boltzmann distribution
 #
 # !!! abstract "In this chapter"
-#     **Time:** about 45 minutes of study, plus the exercises.
+#     **Time:** about 50 minutes of study, plus the exercises.
 #
 #     **You will learn to**
 #
@@ -36,7 +36,7 @@ import time
 import matplotlib.pyplot as plt
 import torch
 
-from ebm_book import display, energies, partition, plotting
+from ebm_book import claims, display, energies, partition, plotting, seeds
 from ebm_book.exercises import (
     check_boltzmann_probabilities,
     check_gaussian_energy,
@@ -185,7 +185,8 @@ check_gaussian_energy(gaussian_energy_solution)
 # Two invariances follow directly from the formula:
 #
 # - **shifting** the energy, $E \to E + c$, changes nothing (the factor $e^{-c/T}$ cancels);
-# - **scaling** the energy, $E \to \lambda E$, is the same as changing the temperature to $T/\lambda$.
+# - **scaling** the energy is the same as changing the temperature: multiplying the
+#   energy by 2 is the same as halving the temperature, since $e^{-2E/T} = e^{-E/(T/2)}$.
 #
 # So the temperature is not a new ingredient; it is a dial on the sharpness of the
 # landscape. As $T \to 0$, $p_T$ piles up on the global minimum of $E$; as
@@ -196,10 +197,10 @@ check_gaussian_energy(gaussian_energy_solution)
 # \frac{p_T(x)}{p_T(y)} = \exp\!\left(-\frac{E(x) - E(y)}{T}\right).
 # $$
 #
-# Let us watch the dial turn on a *tilted* double well, whose left valley is deeper than
-# its right one by $\Delta E \approx 1$.
+# Let us watch the dial turn on a *tilted* double well, $E(x) = 2\,(x^2 - 1)^2 + x/2$:
+# the tilt $x/2$ lowers the left valley and raises the right one.
 
-# %% alt="Left: a tilted double well, deeper at x = -1 than at x = 1. Right: its Boltzmann densities at temperatures 0.25, 0.5, 1, 2 and 4: at low temperature nearly all the mass sits in the deeper left well; as the temperature rises the density flattens and the right well gains mass."
+# %% alt="Left: a tilted double well, deeper near x = -1 than near x = 1. Right: its Boltzmann densities at temperatures 0.25, 0.5, 1, 2 and 4: at low temperature nearly all the mass sits in the deeper left well; as the temperature rises the density flattens and the right well gains mass."
 tilted_well = energies.DoubleWell(barrier=2.0, tilt=0.5)
 temperatures = [0.25, 0.5, 1.0, 2.0, 4.0]
 
@@ -222,55 +223,163 @@ ax_density.legend()
 plt.show()
 
 # %% [markdown]
-# The probability of finding the system in the left valley, $P_T(x < 0)$, is an integral
-# of $p_T$ that we compute numerically (Section 1.4 explains how). Compare it with the
-# prediction from the depth difference alone, $P(\text{left}) / P(\text{right}) \approx
-# e^{\Delta E / T}$, which ignores the valleys' slightly different widths:
+# How much more likely is the left valley? The probability $P_T(x < 0)$ is an integral
+# of $p_T$ that we compute numerically (Section 1.4 explains how). To *predict* it, look
+# at one valley at a time. Near the bottom $x_{\mathrm{L}}$ of the left valley, where
+# $E'(x_{\mathrm{L}}) = 0$, a second-order Taylor expansion gives
+# $E(x) \approx E(x_{\mathrm{L}}) + \tfrac12 E''(x_{\mathrm{L}})\,(x - x_{\mathrm{L}})^2$,
+# and the valley's mass becomes a Gaussian integral (narrow enough, at low temperature,
+# that we may extend it over the whole line):
+#
+# $$
+# \int_{x<0} e^{-E(x)/T}\,\mathrm{d}x
+# \approx e^{-E(x_{\mathrm{L}})/T} \int_{\mathbb{R}} e^{-E''(x_{\mathrm{L}})\,(x - x_{\mathrm{L}})^2/(2T)}\,\mathrm{d}x
+# = e^{-E(x_{\mathrm{L}})/T} \sqrt{\frac{2\pi T}{E''(x_{\mathrm{L}})}} ,
+# $$
+#
+# and the same for the right valley, with its minimum $x_{\mathrm{R}}$. This is
+# *Laplace's method* [(MacKay, 2003, chapter 27)](../references.md#mackay2003). The
+# Gaussian has standard deviation $\sqrt{T / E''(x_{\mathrm{L}})}$: as $T \to 0$ it
+# shrinks onto the minimum, where the quadratic expansion is exact, so the approximation
+# improves. Dividing the two masses, with $\Delta E = E(x_{\mathrm{R}}) - E(x_{\mathrm{L}})$,
+#
+# $$
+# \frac{P_T(x < 0)}{P_T(x > 0)} \approx
+# \sqrt{\frac{E''(x_{\mathrm{R}})}{E''(x_{\mathrm{L}})}}\; e^{\Delta E / T} .
+# $$
+#
+# The exponential is the depth difference. The square root is a *width factor*: a valley
+# with a smaller curvature $E''$ is wider and holds more mass. It does not depend on $T$,
+# so it does not fade at low temperature: the depth difference alone, $e^{\Delta E/T}$,
+# is off by this factor however cold the system gets.
+#
+# We find the minima numerically, as one must for most energies: the lowest points of a
+# fine grid, refined by a few Newton steps $x \leftarrow x - E'(x)/E''(x)$, with both
+# derivatives from automatic differentiation. The table adds two temperatures below those
+# of the figure.
 
 
 # %%
-def mass_left_of_zero(energy, temperature):
+def derivatives(energy, x):
+    """E'(x) and E''(x) of a 1-D energy at each point of x, by autograd."""
+    x = x.detach().requires_grad_(True)
+    (first,) = torch.autograd.grad(energy(x).sum(), x, create_graph=True)
+    (second,) = torch.autograd.grad(first.sum(), x)
+    return first.detach(), second
+
+
+# the local minima of E on a fine grid, then Newton's method on E'(x) = 0
+grid = torch.linspace(-2, 2, 4001, dtype=torch.float64)[:, None]
+on_grid = tilted_well.energy(grid)
+is_minimum = (on_grid[1:-1] < on_grid[:-2]) & (on_grid[1:-1] < on_grid[2:])
+minima = grid[1:-1][is_minimum]  # x_L and x_R, shape (2, 1)
+for _ in range(5):
+    first, second = derivatives(tilted_well.energy, minima)
+    minima = minima - first / second
+first, curvature = derivatives(tilted_well.energy, minima)
+claims.claim(
+    "Newton's method has found the two minima",
+    len(minima) == 2 and first.abs().max() < 1e-10 and (curvature > 0).all(),
+    largest_derivative=first.abs().max(),
+)
+x_left, x_right = minima[:, 0].tolist()
+energy_left, energy_right = tilted_well.energy(minima).tolist()
+depth_gap = energy_right - energy_left  # Delta E
+width_factor = math.sqrt(curvature[1].item() / curvature[0].item())
+
+
+def valley_masses(energy, temperature):
+    """Z restricted to x < 0 and to x > 0, by quadrature (Section 1.4)."""
     left = partition.quadrature_partition(
         energy, [(-4.0, 0.0)], 2001, temperature
     )
     right = partition.quadrature_partition(
         energy, [(0.0, 4.0)], 2001, temperature
     )
-    return left.value / (left.value + right.value)
+    return left.value, right.value
 
 
-minima = torch.tensor(
-    [[-1.06], [0.94]]
-)  # approximate minima of the tilted well
-depth_gap = (
-    tilted_well.energy(minima)[1] - tilted_well.energy(minima)[0]
-).item()
-rows = []
-for temperature in temperatures:
-    p_left = mass_left_of_zero(tilted_well, temperature)
-    rows.append(
-        [
-            temperature,
-            p_left,
-            p_left / (1 - p_left),
-            math.exp(depth_gap / temperature),
-        ]
-    )
+table_temperatures = [1 / 16, 1 / 8] + temperatures
+rows, odds, to_depth, to_laplace = [], {}, {}, {}
+for t in table_temperatures:
+    left, right = valley_masses(tilted_well, t)
+    odds[t] = left / right
+    depth_only = math.exp(depth_gap / t)
+    laplace = width_factor * depth_only
+    to_depth[t], to_laplace[t] = odds[t] / depth_only, odds[t] / laplace
+    p_left = left / (left + right)
+    row = [t, p_left, odds[t], depth_only, laplace, to_depth[t], to_laplace[t]]
+    rows.append(row)
 display.show_table(
     [
-        "temperature $T$",
+        "$T$",
         "$P_T(x<0)$",
         "odds left : right",
         "$e^{\\Delta E/T}$",
+        "Laplace prediction",
+        "odds / $e^{\\Delta E/T}$",
+        "odds / Laplace",
     ],
     rows,
 )
 
+# %%
+# No randomness here: these claims guard against a change of the energy or of
+# the quadrature. Below T = 1/2, each halving of T should about halve the gap
+# between the odds and the Laplace prediction (its error is of order T).
+cold = [t for t in table_temperatures if t <= 0.5]
+gaps = [abs(to_laplace[t] - 1) for t in cold]  # coldest first
+claims.claim(
+    "the odds approach the Laplace prediction as T decreases",
+    all(a < b for a, b in zip(gaps, gaps[1:])) and gaps[0] < 0.005,
+    gaps=gaps,
+)
+claims.claim(
+    "each halving of T cuts that gap by about half",
+    all(0.3 < a / b < 0.6 for a, b in zip(gaps, gaps[1:])),
+    gaps=gaps,
+)
+claims.claim(
+    "the odds divided by exp(Delta E / T) tend to the width factor, not to 1",
+    abs(to_depth[cold[0]] - width_factor) < 0.005
+    and all(abs(to_depth[t] - 1) > 0.05 for t in cold),
+    width_factor=width_factor,
+    coldest_ratio=to_depth[cold[0]],
+)
+
+claims.claim(
+    "the tilt shifts both minima to the left; the right valley is the wider",
+    x_left < -1 and x_right < 1 and curvature[1] < curvature[0],
+    minima=[x_left, x_right],
+    curvatures=curvature.flatten().tolist(),
+)
+p_cold, p_hot = (odds[t] / (1 + odds[t]) for t in (0.25, 4.0))
+claims.claim("at T = 4 the split is close to even", p_hot < 0.6, p=p_hot)
+
+# %% tags=["prose"]
+display.prose(
+    rf"""
+    The left valley's minimum sits at {x_left:.3f} and the right one's at
+    {x_right:.3f}, not at $\pm 1$: the tilt shifts both to the left. The depth gap
+    $\Delta E$ is {depth_gap:.4f}, and the curvatures $E''$ at the two minima,
+    {curvature[0].item():.2f} and {curvature[1].item():.2f}, give a width factor of
+    {width_factor:.3f}: the shallower right valley is also the wider one, which wins
+    it back some mass.
+
+    At $T = 0.25$ the deeper valley holds {p_cold:.1%} of the probability; at $T = 4$
+    it holds {p_hot:.1%}, close to an even split. The last two columns compare the
+    odds with the two predictions. Divided by $e^{{\Delta E/T}}$, the odds do not
+    approach 1 as the temperature falls: they approach the width factor
+    ({to_depth[cold[0]]:.3f} at $T = 1/16$). Divided by the Laplace prediction, they
+    do approach 1: the gap is {abs(to_laplace[0.5] - 1):.1%} at $T = 1/2$ and
+    {abs(to_laplace[cold[0]] - 1):.2%} at $T = 1/16$, and it roughly halves each time
+    $T$ halves, as an error of order $T$ should. At high temperature neither
+    prediction has a reason to hold: the valleys are no longer narrow compared with
+    the distance between them.
+    """
+)
+
 # %% [markdown]
-# At $T = 0.25$ the deeper valley holds almost all the probability; at $T = 4$ the two
-# valleys are nearly equally likely. The odds track $e^{\Delta E/T}$ closely at low
-# temperature, where each valley behaves like a narrow Gaussian.
-#
 # ### Discrete states: the softmax is a Boltzmann distribution
 #
 # The same formula with a sum instead of an integral gives the probabilities of $K$
@@ -329,9 +438,10 @@ check_boltzmann_probabilities(boltzmann_probabilities_solution)
 #
 # - a **Gaussian mixture** with three unequal modes, $E(x) = -\log \sum_k \pi_k \mathcal{N}(x; \mu_k, \Sigma_k)$
 #   (the book's running example, `energies.example_mixture()`: weights 0.5, 0.3 and 0.2);
-# - a **ring**, $E(x) = (\lVert x\rVert - r)^2 / (2w^2)$, whose minimum is a whole circle;
-# - a **banana**, a Gaussian bent along a parabola,
-#   $E(x) = \frac{x_1^2}{2s^2} + \frac12\big(x_2 - b(x_1^2 - s^2)\big)^2$;
+# - a **ring** of radius $R$ and width $\omega$, $E(x) = (\lVert x\rVert - R)^2 / (2\omega^2)$,
+#   whose minimum is a whole circle;
+# - a **banana** of scale $\ell$ and curvature $\kappa$, a Gaussian bent along a parabola,
+#   $E(x) = \frac{x_1^2}{2\ell^2} + \frac12\big(x_2 - \kappa\,(x_1^2 - \ell^2)\big)^2$;
 # - a **double well** in $x_1$ times a Gaussian in $x_2$.
 
 # %% alt="Four two-dimensional energies (a three-component Gaussian mixture, a ring, a banana and a double well), each drawn three ways: as a filled contour map, as a 3-D surface and as its density. Wherever the energy is low, the density is high."
@@ -366,13 +476,13 @@ plt.show()
 # point 8 units above the minimum is $e^{8} \approx 3000$ times less likely).
 #
 # For the mixture, and for every distribution whose sampler we know, we can also draw
-# exact samples and check that they land where the density says. The fraction of samples
-# in each component should match the weights $\pi_k = (0.5, 0.3, 0.2)$ within the
-# binomial standard error $\sqrt{\pi_k(1-\pi_k)/n}$:
+# exact samples and check that they land where the density says. The fraction of the $n$
+# samples in each component should match the weights $\pi_k = (0.5, 0.3, 0.2)$ within a
+# few binomial standard errors $\sqrt{\pi_k(1-\pi_k)/n}$:
 
 # %% alt="Filled contour map of the three-mode mixture density with 4000 exact samples on top: the points fill the three modes, most densely the heaviest one at the lower left."
 n_samples = 4000
-samples = mixture.sample(n_samples, generator=torch.Generator().manual_seed(1))
+samples = mixture.sample(n_samples, generator=seeds.generator(1))
 fractions = torch.bincount(mixture.assign(samples), minlength=3) / n_samples
 
 fig, ax = plt.subplots(figsize=(5, 4.5))
@@ -386,20 +496,53 @@ for k, (weight, fraction) in enumerate(
 ):
     stderr = math.sqrt(weight * (1 - weight) / n_samples)
     print(
-        f"component {k}: weight {weight:.2f}, fraction of samples {fraction:.3f} ± {stderr:.3f}"
+        f"component {k}: weight {weight:.2f}, "
+        f"fraction of samples {fraction:.3f} ± {stderr:.3f}"
+    )
+    # Three standard errors: a fraction misses by more with probability 0.3%.
+    claims.claim(
+        "the fractions match the weights within three standard errors",
+        abs(fraction - weight) < 3 * stderr,
+        component=k,
+        fraction=fraction,
+        weight=weight,
+        standard_error=stderr,
     )
 
+# A sample goes to its most responsible component. The mean responsibility of
+# component k has expectation exactly pi_k, so the difference between the two
+# is the mass that the hard assignment shifts where the components overlap.
+responsibilities = torch.softmax(mixture.component_log_probs(samples), dim=1)
+shift = (fractions - responsibilities.mean(dim=0)).abs().max().item()
+smallest_stderr = math.sqrt(0.2 * 0.8 / n_samples)
+# The shift is about 0.002 (the overlap is small), with a sampling spread of
+# about 0.001; one standard error of the fractions, 0.006, is far above both.
+claims.claim(
+    "the assignment shifts less mass than one standard error",
+    shift < smallest_stderr,
+    shift=shift,
+    standard_error=smallest_stderr,
+)
+
+# %% tags=["prose"]
+display.prose(
+    f"""
+    A sample is attributed to its most responsible component, which shifts a little
+    mass where the components overlap: here at most {shift:.1%} of it, less than one
+    standard error.
+    """
+)
+
 # %% [markdown]
-# (A sample is attributed to its most responsible component, which shifts a little mass
-# where the components overlap; here they barely do.)
-#
 # ## 1.4 Why the partition function is intractable
 #
 # Everything so far leaned on being able to normalize: the densities above were divided
 # by $Z$. For a handful of energies $Z_T$ has a closed form:
 #
 # - the Gaussian energy $\tfrac12 (x-\mu)^\top\Sigma^{-1}(x-\mu)$ has $Z_T = (2\pi T)^{d/2}\lvert\Sigma\rvert^{1/2}$;
-# - the banana has $Z_T = 2\pi s T$, because un-bending it is a change of variables with unit Jacobian;
+# - the banana has $Z_T = 2\pi \ell T$, because un-bending it is a change of variables with
+#   unit Jacobian: $(x_1, x_2) \mapsto \big(x_1,\, x_2 - \kappa\,(x_1^2 - \ell^2)\big)$
+#   turns it into a Gaussian with standard deviations $\ell\sqrt T$ and $\sqrt T$;
 # - the ring has a closed form in polar coordinates (see `energies.Ring`).
 #
 # For a neural-network energy there is none. We are left with numerical integration, and
@@ -407,38 +550,38 @@ for k, (weight, fraction) in enumerate(
 #
 # ### Quadrature: exact in low dimension, exponential in high dimension
 #
-# The trapezoidal rule on a grid of $n$ points per axis approximates $Z_T$ by a weighted
-# sum of $e^{-E/T}$ over the grid nodes. In two dimensions it is superb:
+# The trapezoidal rule on a grid of $m$ points per axis approximates $Z_T$ by a weighted
+# sum of $e^{-E/T}$ over the $m^d$ grid nodes. In two dimensions it is superb:
 
 # %%
 bounds = {
     "ring": [(-5, 5), (-5, 5)],
     "banana": [(-7, 7), (-8, 30)],
 }  # boxes holding the mass
-rows = []
-for name, energy in list(landscapes_2d.items())[
-    1:3
-]:  # ring and banana: Z known exactly
+rows, errors = [], {}
+for name in ("ring", "banana"):  # Z known exactly
+    energy = landscapes_2d[name]
     exact = math.exp(energy.log_partition())
-    for n in (11, 21, 41, 81):
+    for m in (11, 21, 41, 81):
         estimate = partition.quadrature_partition(
-            energy, bounds[name], n_per_axis=n
+            energy, bounds[name], n_per_axis=m
         )
+        errors[name, m] = abs(estimate.relative_error(exact))
         rows.append(
             [
                 name,
-                n,
+                m,
                 estimate.n_evaluations,
                 exact,
                 estimate.value,
-                abs(estimate.relative_error(exact)),
+                errors[name, m],
             ]
         )
 display.show_table(
     [
         "energy",
-        "$n$ per axis",
-        "evaluations $n^2$",
+        "$m$ per axis",
+        "evaluations $m^2$",
         "exact $Z$",
         "quadrature $\\hat Z$",
         "relative error",
@@ -447,10 +590,61 @@ display.show_table(
 )
 
 # %% [markdown]
-# With 81 points per axis the error is at the level of floating-point round-off. But a grid
-# with $n$ points per axis in $d$ dimensions has $n^d$ nodes. How long would that take? We
-# measure how many energy evaluations per second this machine manages on a simple energy,
-# and extrapolate:
+# The banana's error stops falling between 41 and 81 points, far above the ring's. The
+# rule is not to blame: it integrates over the box, and the box leaves out some mass.
+# Un-bent, the banana's $x_1$ is Gaussian with standard deviation $\ell$, so the mass
+# beyond $\lvert x_1\rvert = 7$ is a fraction $\operatorname{erfc}\!\big(7/(\ell\sqrt2)\big)$
+# of $Z$. A larger box settles it:
+
+# %%
+banana = landscapes_2d["banana"]
+banana_z = math.exp(banana.log_partition())
+outside = math.erfc(7 / (banana.scale * math.sqrt(2)))  # mass at |x_1| > 7
+larger_box = [(-10, 10), (-8, 62)]  # x_2 follows the parabola up
+larger = partition.quadrature_partition(banana, larger_box, n_per_axis=81)
+larger_error = abs(larger.relative_error(banana_z))
+print(f"mass outside the box: {outside:.2g} of Z")
+print(
+    f"81 points per axis on the larger box: relative error {larger_error:.1g}"
+)
+# Deterministic: these guard against a change of the energies or of the rule.
+claims.claim(
+    "the ring's error is below 1e-11 from 41 points per axis on",
+    errors["ring", 41] < 1e-11 and errors["ring", 81] < 1e-11,
+    error_41=errors["ring", 41],
+    error_81=errors["ring", 81],
+)
+claims.claim(
+    "the banana's error stops falling, at the mass outside the box",
+    errors["banana", 81] > 0.5 * errors["banana", 41]
+    and 1.0 < errors["banana", 81] / outside < 1.2,
+    error_81=errors["banana", 81],
+    outside=outside,
+)
+claims.claim(
+    "on the larger box the same rule is a thousand times more accurate",
+    larger_error < errors["banana", 81] / 1000,
+    larger_error=larger_error,
+)
+
+# %% tags=["prose"]
+display.prose(
+    rf"""
+    For the ring, 41 points per axis already bring the error below $10^{{-11}}$. The
+    banana's error stops at {errors["banana", 81]:.1e} with 81 points: not round-off,
+    but truncation. With the scale $\ell$ at {banana.scale}, a fraction
+    {outside:.1e} of the banana's mass lies at $\lvert x_1\rvert > 7$, outside the
+    box, and that accounts for almost all of the error. On the larger box
+    $[-10, 10] \times [-8, 62]$ the same 81-point rule errs by only
+    {larger_error:.0e}. Quadrature is only as good as its box: the box must hold the
+    mass, and in two dimensions that is easy to arrange.
+    """
+)
+
+# %% [markdown]
+# But a grid with $m$ points per axis in $d$ dimensions has $m^d$ nodes. How long would
+# that take? We measure how many energy evaluations per second this machine manages on a
+# simple energy, and extrapolate:
 
 
 # %%
@@ -477,7 +671,7 @@ for d in (1, 2, 3, 5, 10, 20):
         else f"{seconds / seconds_per_year:.2g} years"
     )
     rows.append([d, f"{100.0**d:.0e}", duration])
-display.show_table(["dimension $d$", "grid nodes ($n = 100$)", "time"], rows)
+display.show_table(["dimension $d$", "grid nodes ($m = 100$)", "time"], rows)
 
 # %% [markdown]
 # A 28 × 28 image has $d = 784$. Quadrature is hopeless long before that.
@@ -492,7 +686,8 @@ display.show_table(["dimension $d$", "grid nodes ($n = 100$)", "time"], rows)
 # is about $(\sqrt{2\pi}/10)^d \approx 0.25^d$.
 #
 # **Importance sampling** does better by drawing from a proposal density $q$ that
-# resembles the target, and weighting each sample by $w_i = e^{-E(x_i)/T}/q(x_i)$:
+# resembles the target, and weighting each sample by $w_i = e^{-E(x_i)/T}/q(x_i)$
+# [(Owen, 2013)](../references.md#owen2013):
 #
 # $$
 # \hat Z = \frac1n \sum_{i=1}^n \frac{e^{-E(x_i)/T}}{q(x_i)}, \qquad x_i \sim q,
@@ -501,41 +696,47 @@ display.show_table(["dimension $d$", "grid nodes ($n = 100$)", "time"], rows)
 #
 # If $q$ were exactly $p_T$, every weight would equal $Z_T$ and one sample would do. A
 # proposal only slightly off, say $\mathcal{N}(0, 1.2^2 I)$ for the target
-# $\mathcal{N}(0, I)$, gives weights whose relative variance is
-# $\big(1.44/\sqrt{1.88}\big)^{d} - 1 \approx 1.05^d - 1$: harmless in 2-D, and a
-# catastrophe in a few hundred dimensions, where a single sample carries almost all the
-# weight.
+# $\mathcal{N}(0, I)$, gives weights whose relative variance
+# $\operatorname{Var}_q(w_i)/Z_T^2 = \int p_T^2/q\,\mathrm{d}x - 1$ is
+# $\big(1.44/\sqrt{1.88}\big)^{d} - 1 \approx 1.05^d - 1$ (a Gaussian integral, one
+# coordinate at a time). Since $\hat Z$ is a mean of $n$ independent weights, its exact
+# relative standard deviation is
+#
+# $$
+# \frac{\sqrt{\operatorname{Var}(\hat Z)}}{Z_T}
+# = \sqrt{\frac{\big(1.44/\sqrt{1.88}\big)^{d} - 1}{n}} :
+# $$
+#
+# harmless in 2-D, and a catastrophe in a few hundred dimensions, where a handful of
+# samples carry almost all the weight.
 #
 # We measure both estimators on the standard Gaussian energy, whose $Z = (2\pi)^{d/2}$ is
 # known in every dimension, with $n = 10^4$ samples and 20 independent repetitions per
 # dimension. The error we report is the root-mean-square relative error of $\hat Z$ over
-# the repetitions. In the table, MC is uniform Monte Carlo, IS importance sampling, SE
-# the standard error the estimator reports about itself, and ESS the effective sample
-# size $(\sum_i w_i)^2/\sum_i w_i^2$ (out of $10^4$).
+# the repetitions. In the table, MC is uniform Monte Carlo and IS importance sampling;
+# "reported SE" is the relative standard error that importance sampling reports about
+# itself, from the spread of its own weights; "exact SD" is the relative standard
+# deviation of the formula above; ESS is the effective sample size
+# $(\sum_i w_i)^2/\sum_i w_i^2$ (out of $10^4$); "misses" counts the repetitions whose
+# $\hat Z$ lies more than two reported standard errors from $Z$. The reported SE and the
+# ESS are averages over the repetitions.
 
 
 # %%
-def rms_relative_error(estimates, exact_log_z):
-    errors = torch.tensor(
-        [e.relative_error(math.exp(exact_log_z)) for e in estimates]
-    )
-    return errors.pow(2).mean().sqrt().item()
-
-
 def compare_estimators(
     dims, n_samples=10_000, repeats=20, proposal_scale=1.2, seed=0
 ):
-    generator = torch.Generator().manual_seed(seed)
+    generator = seeds.generator(seed)
+    # E_q[w^2] / Z^2 for one coordinate: 1.44 / sqrt(1.88) for the scale 1.2
+    per_axis = proposal_scale**2 / math.sqrt(2 * proposal_scale**2 - 1)
     results = []
     for d in dims:
-        exact_log_z = 0.5 * d * math.log(2 * math.pi)
+        exact_z = math.exp(0.5 * d * math.log(2 * math.pi))
         proposal = energies.Gaussian(torch.zeros(d), cov=proposal_scale**2)
+        box = [(-5, 5)] * d
         mc = [
             partition.monte_carlo_partition(
-                standard_gaussian_energy,
-                [(-5, 5)] * d,
-                n_samples,
-                generator=generator,
+                standard_gaussian_energy, box, n_samples, generator=generator
             )
             for _ in range(repeats)
         ]
@@ -548,14 +749,22 @@ def compare_estimators(
             )
             for _ in range(repeats)
         ]
+        mc_errors = torch.tensor([e.relative_error(exact_z) for e in mc])
+        is_errors = torch.tensor([e.relative_error(exact_z) for e in imp])
+        reported = torch.tensor([e.relative_std_error for e in imp])
+        # hat Z / Z = 1 + error, so the reported SE relative to Z is
+        # reported * (1 + error)
+        misses = is_errors.abs() > 2 * reported * (1 + is_errors)
         results.append(
             {
                 "d": d,
-                "mc_error": rms_relative_error(mc, exact_log_z),
-                "is_error": rms_relative_error(imp, exact_log_z),
-                "is_reported": sum(e.relative_std_error for e in imp)
-                / repeats,
+                "mc_error": mc_errors.pow(2).mean().sqrt().item(),
+                "is_error": is_errors.pow(2).mean().sqrt().item(),
+                "is_reported": reported.mean().item(),
+                "is_exact": math.sqrt((per_axis**d - 1) / n_samples),
                 "is_ess": sum(e.effective_sample_size for e in imp) / repeats,
+                "is_misses": int(misses.sum()),
+                "is_below": int((is_errors < 0).sum()),
             }
         )
     return results
@@ -563,66 +772,149 @@ def compare_estimators(
 
 dims = [1, 2, 5, 10, 20, 50, 100, 200, 400]
 results = compare_estimators(dims)
-columns = ["mc_error", "is_error", "is_reported", "is_ess"]
+columns = ["mc_error", "is_error", "is_reported", "is_exact", "is_ess"]
 display.show_table(
-    ["$d$", "MC error", "IS error", "IS reported SE", "IS ESS"],
-    [[r["d"]] + [r[c] for c in columns] for r in results],
+    [
+        "$d$",
+        "MC error",
+        "IS error",
+        "IS reported SE",
+        "IS exact SD",
+        "IS ESS",
+        "IS misses (of 20)",
+    ],
+    [[r["d"]] + [r[c] for c in columns] + [r["is_misses"]] for r in results],
 )
 
-# %% alt="Log-log plot of the relative error of the estimated partition function against the dimension, with 10^4 samples. Uniform Monte Carlo starts near 1 percent at d = 1 and reaches 100 percent error by d = 10. Importance sampling with a Gaussian proposal starts far lower and grows slowly, passing 10 percent only near d = 100; the standard error it reports follows its actual error."
-fig, ax = plt.subplots(figsize=(6.5, 4))
-ax.loglog(
-    dims,
-    [r["mc_error"] for r in results],
-    "o-",
-    label="uniform Monte Carlo in $[-5, 5]^d$",
-)
-ax.loglog(
-    dims,
-    [r["is_error"] for r in results],
-    "s-",
-    label="importance sampling, $q = \\mathcal{N}(0, 1.2^2 I)$",
-)
-ax.loglog(
-    dims,
-    [r["is_reported"] for r in results],
-    "s:",
-    color="C1",
-    alpha=0.6,
-    label="importance sampling, reported std. error",
-)
-ax.axhline(1.0, color="gray", lw=1, ls="--")
-ax.text(150, 1.15, "100% error", color="gray")
+# %% alt="Log-log plot of the relative error of the estimated partition function against the dimension d, with 10^4 samples and 20 repetitions per dimension. Uniform Monte Carlo is off by a few percent in one and two dimensions and by 100 percent from d = 50 on. Importance sampling with a Gaussian proposal stays well below it up to d = 100, then grows to errors of tens of percent or more at d = 400. The standard error that importance sampling reports (dotted) matches the exact standard deviation of its estimate (dashed, from the formula) up to d = 50 and falls far below it from d = 200 on, where the exact standard deviation climbs past 1, and past 100 at d = 400."
+fig, ax = plt.subplots(figsize=(6.5, 4.2))
+series = [
+    ("mc_error", "o-", "C0", "uniform Monte Carlo in $[-5, 5]^d$"),
+    (
+        "is_error",
+        "s-",
+        "C1",
+        "importance sampling, $q = \\mathcal{N}(0, 1.2^2 I)$",
+    ),
+    ("is_reported", "s:", "C1", "importance sampling, reported std. error"),
+    ("is_exact", "^--", "C2", "importance sampling, exact std. deviation"),
+]
+for key, style, color, label in series:
+    ax.loglog(dims, [r[key] for r in results], style, color=color, label=label)
+ax.axhline(1.0, color="gray", lw=1, ls="-.")
+ax.text(1.1, 1.25, "100% error", color="gray")
 ax.set(
     xlabel="dimension $d$",
     ylabel="relative error of $\\hat Z$",
     title="Estimating $Z$ with $10^4$ samples",
 )
-ax.legend(loc="lower right", fontsize=9)
+ax.legend(loc="upper left", fontsize=8)
 plt.show()
 
+# %%
 by_dim = {r["d"]: r for r in results}
-print(
-    f"Uniform Monte Carlo is off by {by_dim[2]['mc_error']:.1%} at d = 2, "
-    f"by {by_dim[10]['mc_error']:.0%} at d = 10, and by {by_dim[20]['mc_error']:.0%} at d = 20."
+low = [r for r in results if r["d"] <= 50]
+high = [r for r in results if r["d"] >= 200]
+d400 = by_dim[400]
+# Margins. MC's relative SD at d = 1, 2 is 1.3% and 2.6% (the formula above
+# with q uniform on the box); the RMS of 20 repeats varies by about 16%, so 5%
+# is far out of reach. From d = 50 on, no sample reaches the mass, and every
+# MC estimate is about 0. IS's RMS error at d <= 100 stays below 0.2.
+claims.claim(
+    "uniform Monte Carlo is off by a few percent in one and two dimensions",
+    by_dim[1]["mc_error"] < 0.05 and by_dim[2]["mc_error"] < 0.05,
+    error_d1=by_dim[1]["mc_error"],
+    error_d2=by_dim[2]["mc_error"],
 )
-print(
-    f"Importance sampling is off by {by_dim[2]['is_error']:.2%} at d = 2 and by "
-    f"{by_dim[400]['is_error']:.0%} at d = 400, where the effective sample size has fallen "
-    f"from 10,000 to {by_dim[400]['is_ess']:.1f}."
+claims.claim(
+    "uniform Monte Carlo is off by tens of percent or more at d = 10",
+    by_dim[10]["mc_error"] > 0.3,
+    error=by_dim[10]["mc_error"],
+)
+claims.claim(
+    "uniform Monte Carlo is off by 100 percent from d = 50 on",
+    all(abs(r["mc_error"] - 1) < 0.01 for r in results if r["d"] >= 50),
+)
+claims.claim(
+    "importance sampling stays well below uniform Monte Carlo up to d = 100",
+    all(2 * r["is_error"] < r["mc_error"] for r in results if r["d"] <= 100),
+)
+claims.claim(
+    "importance sampling is off by tens of percent or more at d = 400",
+    d400["is_error"] > 0.2,
+    error=d400["is_error"],
+)
+# Over 40 seed shifts, the reported SE (a mean of 20) stayed within 5% of the
+# exact SD up to d = 50, and below 0.36 at d = 200 and 0.6 at d = 400.
+claims.claim(
+    "the reported SE matches the exact SD up to d = 50",
+    all(abs(r["is_reported"] / r["is_exact"] - 1) < 0.1 for r in low),
+    ratios=[round(r["is_reported"] / r["is_exact"], 3) for r in low],
+)
+claims.claim(
+    "the reported SE falls far below the exact SD from d = 200 on",
+    all(r["is_reported"] < r["is_exact"] / 2 for r in high)
+    and by_dim[200]["is_exact"] > 1
+    and d400["is_exact"] > 100,
+    reported=[r["is_reported"] for r in high],
+    exact=[r["is_exact"] for r in high],
+)
+claims.claim("the ESS at d = 400 is a handful", d400["is_ess"] < 10)
+# Per repeat at d = 400 (760 simulated repeats), an estimate falls below Z
+# with probability 0.9 and misses Z by two reported SEs with probability 0.79.
+# Of 20 repeats, 11 or more then fall below and 5 or more miss, except with
+# probability under 1e-3. (With honest error bars a miss has probability
+# 0.05, and 5 or more misses of 20 would have probability 0.003.)
+claims.claim(
+    "most estimates at d = 400 fall below Z",
+    d400["is_below"] >= 11,
+    below=d400["is_below"],
+)
+claims.claim(
+    "many estimates at d = 400 miss Z by more than two reported SEs",
+    d400["is_misses"] >= 5,
+    misses=d400["is_misses"],
+)
+# An RMS error of 181 over 20 repeats needs one weight above 8e6 Z, which a
+# chi-square tail bound puts at probability about 1e-3 in 2e5 draws.
+claims.claim(
+    "the errors of 20 repetitions at d = 400 stay below the exact SD",
+    d400["is_error"] < d400["is_exact"],
+    error=d400["is_error"],
+    exact=d400["is_exact"],
+)
+
+# %% tags=["prose"]
+display.prose(
+    rf"""
+    Read the figure from left to right. Uniform Monte Carlo is off by
+    {by_dim[2]["mc_error"]:.1%} at $d = 2$, and by {by_dim[10]["mc_error"]:.0%} at
+    $d = 10$, where almost no sample lands where the mass is and the estimate hangs
+    on a few lucky ones. From $d = 50$ on, none does: $\hat Z$ comes out near zero,
+    an error of 100%.
+
+    Importance sampling with a good proposal survives much longer, but its exact
+    relative standard deviation (dashed) grows exponentially, as the formula says:
+    {by_dim[50]["is_exact"]:.1%} at $d = 50$, {by_dim[200]["is_exact"]:.0%} at
+    $d = 200$, {d400["is_exact"]:,.0%} at $d = 400$. Worse, the estimator stops
+    knowing it. Up to $d = 50$ the standard error it reports (dotted) matches the
+    exact one; from $d = 200$ on it falls far below. At $d = 400$ it reports a
+    relative standard error of {d400["is_reported"]:.0%}, from an effective sample
+    size of {d400["is_ess"]:.1f} out of $10^4$. The repetitions show what that
+    means: at $d = 400$, {d400["is_below"]} of the 20 estimates fall below $Z$, and
+    {d400["is_misses"]} lie more than two of their own reported standard errors
+    from $Z$, where honest error bars would miss by that much about once in 20.
+
+    The weights are dominated by a few samples, and the sample variance of the
+    weights cannot see the rare, huge weights that have not been drawn yet. Those are
+    what make the exact standard deviation so large, and they are too rare to show
+    up even in 20 repetitions: the actual errors at $d = 400$ (solid) stay below the
+    exact standard deviation too. The effective sample size
+    $(\sum_i w_i)^2/\sum_i w_i^2$ is the honest warning light.
+    """
 )
 
 # %% [markdown]
-# Read the figure from left to right. Uniform Monte Carlo is accurate to a few percent in
-# one or two dimensions and useless by $d = 10$, where almost no sample lands where the
-# mass is and $\hat Z$ comes out near zero, an error close to 100% (and sometimes far above,
-# when one lucky sample dominates). Importance sampling with a good proposal survives much
-# longer, but its error also grows exponentially. Worst of all, in high dimension its
-# *reported* standard error (dotted) falls below the actual error: the
-# weights are dominated by a few samples, and the sample variance of the weights cannot
-# see the rare, huge weights it has not drawn yet. The effective sample size
-# $(\sum_i w_i)^2/\sum_i w_i^2$ is the honest warning light.
-#
 # ### Why this matters for learning
 #
 # To fit an energy $E_\theta$ to data by maximum likelihood we need the gradient of the
@@ -695,13 +987,14 @@ check_importance_sampling(estimate_z_solution)
 #     time growing like $e^{\text{barrier}/T}$. Chapter 4 turns this observation into an
 #     algorithm (annealing).
 #
-# ??? question "3. Importance sampling reported a standard error of a few percent at $d = 400$ while the actual error was far larger. How can an unbiased estimator mislead like this, and what would you check?"
+# ??? question "3. At $d = 400$, importance sampling reported a standard error far below the exact standard deviation of its estimate, and many of its estimates missed $Z$ by more than two reported standard errors. How can an unbiased estimator mislead like this, and what would you check?"
 #     $\hat Z$ is unbiased, but its distribution is extremely skewed: almost all of its
 #     mean comes from rare samples with enormous weights. With $10^4$ samples we usually
 #     have not drawn any of them, so both $\hat Z$ and its sample variance come out too
-#     small. Check the effective sample size (here a handful out of $10^4$), the largest
-#     normalized weight, or repeat the estimate with independent seeds and look at the
-#     spread.
+#     small (most of the 20 estimates at $d = 400$ fell below $Z$). Check the effective
+#     sample size (here a handful out of $10^4$), the largest normalized weight, or
+#     repeat the estimate with independent seeds and look at the spread: estimates that
+#     disagree by far more than their error bars are a warning.
 #
 # ??? question "4. The table of energies has a Laplace distribution with a kink at its mode. Why might a kink cause trouble for methods built on $\nabla_x E$?"
 #     The gradient jumps from $-1/b$ to $+1/b$ at the mode and is undefined exactly there.
@@ -716,8 +1009,11 @@ check_importance_sampling(estimate_z_solution)
 # - $E = -\log p + \text{const}$: constants do not matter, and scaling $E$ is the same as
 #   changing the temperature. Low $T$ concentrates mass in the deepest valleys, high $T$
 #   spreads it out; density ratios $e^{-(E(x)-E(y))/T}$ never involve $Z$.
+# - At low temperature a valley's mass is about $e^{-E/T}$ at its minimum times
+#   $\sqrt{2\pi T/E''}$ (Laplace's method): depth sets the odds between valleys, and
+#   width corrects them by a factor that does not fade as $T \to 0$.
 # - The partition function $Z_T$ is known in closed form only for special energies.
-#   Quadrature costs $n^d$ evaluations; uniform Monte Carlo fails by $d \approx 10$;
+#   Quadrature costs $m^d$ evaluations; uniform Monte Carlo fails by $d \approx 10$;
 #   importance sampling fails later but just as surely, and its error bars fail with it.
 # - Maximum likelihood needs $\nabla_\theta \log Z_\theta$, i.e. samples from the model. The
 #   score $\nabla_x \log p(x) = -\nabla_x E(x)/T$ does not involve $Z$ at all: it is the
@@ -729,7 +1025,7 @@ check_importance_sampling(estimate_z_solution)
 #   *A tutorial on energy-based learning.* In *Predicting Structured Data*, MIT Press.
 # - E. T. Jaynes (1957). *Information theory and statistical mechanics.* Physical Review 106(4).
 # - D. J. C. MacKay (2003). *Information Theory, Inference, and Learning Algorithms*,
-#   chapter 29 (Monte Carlo methods). Cambridge University Press.
+#   chapters 27 (Laplace's method) and 29 (Monte Carlo methods). Cambridge University Press.
 # - A. B. Owen (2013). *Monte Carlo theory, methods and examples*, chapter 9 (importance sampling).
 # - Y. Song, D. P. Kingma (2021). *How to train your energy-based models.* arXiv:2101.03288.
 #
