@@ -10,6 +10,7 @@ symbol: the page's rows say what a decorated symbol means.
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -47,12 +48,35 @@ def math_of(text: str) -> list[str]:
     return [a or b for a, b in MATH.findall(text)]
 
 
+def prose_text(source: str) -> str:
+    """The text a ``prose`` cell writes: its string literals, each computed value of an
+    f-string standing as a number (read from the code, as Python parses it)."""
+    tree = ast.parse(source)
+    inside_fstrings = {
+        id(part)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.JoinedStr)
+        for part in node.values
+    }
+    pieces = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            parts = [p.value if isinstance(p, ast.Constant) else "0" for p in node.values]
+            pieces.append("".join(parts))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if id(node) not in inside_fstrings:
+                pieces.append(node.value)
+    return "\n".join(pieces)
+
+
 def chapter_text(path: Path) -> str:
     """The chapter's Markdown, and the text its ``prose`` cells write."""
     parts = []
     for cell in jupytext.read(path).cells:
-        if cell.cell_type == "markdown" or "prose" in cell.metadata.get("tags", []):
+        if cell.cell_type == "markdown":
             parts.append(cell.source)
+        elif "prose" in cell.metadata.get("tags", []):
+            parts.append(prose_text(cell.source))
     return "\n".join(parts)
 
 
@@ -92,6 +116,13 @@ def test_the_tokenizer_reads_symbols_not_words():
         "\\rho",
         "p",
     }
+
+
+def test_computed_values_in_prose_are_numbers_not_symbols():
+    source = (
+        r'f"minimum at ${x_left:.3f}$, $x_{{\mathrm{{L}}}} = {x_left:.2f}$ and $e^{{{gap}/T}}$"'
+    )
+    assert symbols(" ".join(math_of(prose_text(source)))) == {"x", "e", "T"}
 
 
 def test_the_notation_page_lists_every_core_symbol():

@@ -36,9 +36,7 @@ def chapter_page_path(chapter_file: Path) -> str:
 def shown_code_cells(chapter_file: Path) -> list:
     """The chapter's code cells whose code the page shows (``prose`` cells show only text)."""
     cells = jupytext.read(chapter_file).cells
-    return [
-        c for c in cells if c.cell_type == "code" and "prose" not in c.metadata.get("tags", [])
-    ]
+    return [c for c in cells if c.cell_type == "code" and "prose" not in c.metadata.get("tags", [])]
 
 
 class ResourceCollector(HTMLParser):
@@ -313,9 +311,7 @@ def test_prose_cells_show_their_text_and_hide_their_code(built_site, chapter_fil
     """A ``prose`` cell's f-string never reaches the page; the paragraph it writes does."""
     from bs4 import BeautifulSoup
 
-    prose = [
-        c for c in jupytext.read(chapter_file).cells if "prose" in c.metadata.get("tags", [])
-    ]
+    prose = [c for c in jupytext.read(chapter_file).cells if "prose" in c.metadata.get("tags", [])]
     if not prose:
         pytest.skip(f"{chapter_file.name} has no prose cells")
     page = BeautifulSoup(html_of(built_site, chapter_page_path(chapter_file)), "html.parser")
