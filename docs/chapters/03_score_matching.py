@@ -42,6 +42,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from ebm_book import (
+    claims,
     datasets,
     display,
     energies,
@@ -50,6 +51,7 @@ from ebm_book import (
     nets,
     plotting,
     sampling,
+    seeds,
     training,
 )
 from ebm_book.exercises import (
@@ -60,7 +62,7 @@ from ebm_book.exercises import (
 from ebm_book.score import jacobian_trace
 
 plotting.use_book_style()
-_ = torch.manual_seed(0)  # the random initial weights of the networks
+seeds.manual_seed(0)  # the random initial weights of the networks
 
 # %% [markdown]
 # ## 3.1 Learning the score from data
@@ -69,12 +71,19 @@ _ = torch.manual_seed(0)  # the random initial weights of the networks
 # density $p$, and we choose a **score model** $s_\theta: \mathbb{R}^d \to \mathbb{R}^d$
 # with parameters $\theta$: a neural network with $d$ outputs, or minus the gradient of an
 # energy network. The natural measure of how far the model is from the truth is the
-# squared distance between the two vector fields, averaged where the data lives. Half of
-# it is the objective of **explicit score matching**, the *Fisher divergence*:
+# squared distance between the two vector fields, averaged where the data lives:
+# $\mathbb{E}_{x \sim p}\lVert s_\theta(x) - \nabla_x \log p(x)\rVert^2$. When
+# $s_\theta$ is the score of a model density, this is the *Fisher divergence* between the
+# data and the model, the quantity that appeared in the Fokker–Planck argument of
+# Chapter 2, $D_F(\rho \,\Vert\, p) = \mathbb{E}_\rho\lVert \nabla\log\rho - \nabla\log p\rVert^2$.
+# **Explicit score matching** minimizes half of it:
 #
 # $$
 # J_{\text{ESM}}(\theta) = \tfrac12\, \mathbb{E}_{x \sim p}\Big[\big\lVert s_\theta(x) - \nabla_x \log p(x) \big\rVert^2\Big].
 # $$
+#
+# (The factor $\tfrac12$ only tidies the algebra below; whenever this chapter compares a
+# loss with a Fisher divergence, it says which of the two it means.)
 #
 # It is zero exactly when $s_\theta = \nabla_x \log p$ wherever $p > 0$. It is also
 # useless as it stands: it needs the very score $\nabla_x \log p$ we are trying to learn.
@@ -129,7 +138,7 @@ _ = torch.manual_seed(0)  # the random initial weights of the networks
 # $$
 #
 # $J_{\text{ISM}}$ contains no $\nabla \log p$, so we can estimate it by averaging over the
-# data, and it has the same minimizer as the Fisher divergence. The derivation holds
+# data, and it has the same minimizer as $J_{\text{ESM}}$. The derivation holds
 # under three conditions:
 #
 # - **differentiability:** $p$ and $s_\theta$ are differentiable (the Jacobian of the model must exist; the package's networks use the smooth SiLU activation for this reason);
@@ -146,24 +155,25 @@ print(source.split('"""')[-1])  # the body, without the docstring
 # %% [markdown]
 # Let us check the identity on the three-component mixture of Chapters 1 and 2, whose
 # score we know exactly. We evaluate both objectives on 20,000 samples for two families
-# of models: an isotropic Gaussian score $s_a(x) = -a\,(x - \bar x)$ with precision $a$
-# ($\bar x$ is the data mean), which cannot represent the mixture, and a rescaled true
-# score $s_a(x) = a\,\nabla_x \log p(x)$, which is exact at $a = 1$. If the derivation
-# is right, $J_{\text{ISM}} + C$ must lie on top of $J_{\text{ESM}}$ for every model.
+# of models, each with a single parameter $\theta$: an isotropic Gaussian score
+# $s_\theta(x) = -\theta\,(x - \bar x)$ with precision $\theta$ ($\bar x$ is the mean of
+# the sample), which cannot represent the mixture, and a rescaled true score
+# $s_\theta(x) = \theta\,\nabla_x \log p(x)$, which is exact at $\theta = 1$. If the
+# derivation is right, $J_{\text{ISM}} + C$ must lie on top of $J_{\text{ESM}}$ for every
+# model.
 
-# %% alt="Two panels, one per model family, plotting objectives against the parameter a. The explicit score-matching objective and the implicit one shifted by the constant C lie on top of each other, so both are minimized at the same a (about 0.6 for the isotropic Gaussian family, exactly 1 for the rescaled true score); the unshifted implicit objective is the same curve moved down."
+# %% alt="Two panels, one per model family, plotting objectives against the parameter theta. The explicit score-matching objective and the implicit one shifted by the constant C lie on top of each other, so both are minimized at the same theta, up to Monte Carlo error (exactly 1 for the rescaled true score); the unshifted implicit objective is the same curve moved down."
 mixture = energies.example_mixture()  # the three modes of Chapter 1
-x = mixture.sample(20_000, generator=torch.Generator().manual_seed(0))
-x = x.double()
+x = mixture.sample(20_000, generator=seeds.generator(0)).double()
 c = 0.5 * (mixture.score(x) ** 2).sum(1).mean().item()  # C, on x
-families = {  # name: (formula, the model s_a as a function of a)
+families = {  # name: (formula, the model s_theta as a function of theta)
     "isotropic Gaussian": (
-        "$-a\\,(x - \\bar x)$",
-        lambda a: lambda y: -a * (y - x.mean(0)),
+        "$-\\theta\\,(x - \\bar x)$",
+        lambda theta: lambda y: -theta * (y - x.mean(0)),
     ),
     "rescaled true score": (
-        "$a\\,\\nabla \\log p(x)$",
-        lambda a: lambda y: a * mixture.score(y),
+        "$\\theta\\,\\nabla \\log p(x)$",
+        lambda theta: lambda y: theta * mixture.score(y),
     ),
 }
 grid = torch.linspace(0.05, 2.0, 40)
@@ -171,31 +181,46 @@ grid = torch.linspace(0.05, 2.0, 40)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
 for ax, (name, (formula, family)) in zip(axes, families.items()):
     esm, ism = torch.zeros(40), torch.zeros(40)
-    for k, a in enumerate(grid):
-        s_a = family(a)
-        esm[k] = losses.explicit_score_matching(s_a, x, mixture.score)
-        ism[k] = losses.implicit_score_matching(s_a, x).item()
+    for k, theta in enumerate(grid):
+        s_theta = family(theta)
+        esm[k] = losses.explicit_score_matching(s_theta, x, mixture.score)
+        ism[k] = losses.implicit_score_matching(s_theta, x).item()
     ax.plot(grid, esm, color="C0", label="$J_{\\mathrm{ESM}}$")
     ax.plot(grid, ism + c, "--", color="C1", label="$J_{\\mathrm{ISM}} + C$")
     ax.plot(grid, ism, ":", color="C1", label="$J_{\\mathrm{ISM}}$")
-    ax.set(xlabel="$a$", title=f"{name}, $s_a(x) = ${formula}")
+    ax.set(xlabel="$\\theta$", title=f"{name}, $s_\\theta(x) = ${formula}")
     print(
-        f"{name:19s}: minimizer of ESM a = {grid[esm.argmin()]:.2f},"
-        f" of ISM a = {grid[ism.argmin()]:.2f};"
+        f"{name:19s}: minimizer of ESM theta = {grid[esm.argmin()]:.2f},"
+        f" of ISM theta = {grid[ism.argmin()]:.2f};"
         f" largest |ESM - ISM - C| = {(esm - ism - c).abs().max():.3f}"
     )
 axes[0].set(ylabel="objective")
 axes[1].legend(loc="upper center")
 plt.show()
+# esm now holds the last family, the rescaled true score, whose
+# J_ESM = (theta - 1)^2 C is least exactly at the grid point theta = 1
+claims.claim(
+    "the explicit objective of the rescaled true score is least at theta = 1",
+    abs(grid[esm.argmin()] - 1) < 1e-6,
+    minimizer=grid[esm.argmin()],
+)
 
 # Integration by parts says E_p[tr(grad s) + s . grad log p] = 0.
 # On our 20,000 samples, for s = s_1 of each family:
 for name, (_, family) in families.items():
     s_1 = family(1.0)
     terms = jacobian_trace(s_1, x) + (s_1(x) * mixture.score(x)).sum(1)
+    mean, error = terms.mean().item(), terms.std().item() / len(x) ** 0.5
     print(
         f"{name:19s}: mean of tr(grad s) + s . grad log p ="
-        f" {terms.mean():+.3f} ± {terms.std() / math.sqrt(len(x)):.3f}"
+        f" {mean:+.3f} ± {error:.3f}"
+    )
+    # two families: a margin of 4 standard errors leaves room for both
+    claims.claim(
+        f"the average is zero to within a few standard errors ({name})",
+        abs(mean) < 4 * error,
+        mean=mean,
+        standard_error=error,
     )
 print(f"C = E|grad log p|^2 / 2 = {c:.3f}")
 
@@ -204,8 +229,10 @@ print(f"C = E|grad log p|^2 / 2 = {c:.3f}")
 # $C$ for every model of both families, and they choose the same model. The small
 # remaining gaps are Monte Carlo error. Integration by parts holds in expectation,
 # $\mathbb{E}_p[\operatorname{tr}\nabla s + s^\top \nabla \log p] = 0$; on 20,000
-# samples the average is zero only to within its standard error, as printed, and for
-# $s_a$ the gap is $a$ times that average.
+# samples the average is zero only to within a few of its standard errors, as printed.
+# Both families are linear in $\theta$, $s_\theta = \theta\, s_1$, so the gap
+# $J_{\text{ESM}} - J_{\text{ISM}} - C$ is $-\theta$ times that average, and the two
+# minimizers differ only by Monte Carlo error.
 #
 # In the left panel the chosen model is the best isotropic Gaussian, even though no
 # member of the family matches the mixture: score matching finds the closest model in
@@ -254,28 +281,31 @@ check_implicit_score_matching(implicit_score_matching_loss_solution)
 # ## 3.2 Score matching on a Gaussian
 #
 # For a Gaussian model the minimizer of $J_{\text{ISM}}$ has a closed form, and it is a
-# familiar one. Take the score model of $\mathcal{N}(\mu, W^{-1})$,
+# familiar one. Take the score model of $\mathcal{N}(\mu, \Lambda^{-1})$, with precision
+# matrix $\Lambda$ (Chapter 2),
 #
 # $$
-# s(x) = -W(x - \mu), \qquad \nabla_x s(x) = -W, \qquad \operatorname{tr}\nabla_x s(x) = -\operatorname{tr} W,
+# s(x) = -\Lambda(x - \mu), \qquad \nabla_x s(x) = -\Lambda, \qquad \operatorname{tr}\nabla_x s(x) = -\operatorname{tr} \Lambda,
 # $$
 #
-# with a free mean $\mu \in \mathbb{R}^d$ and a free matrix $W \in \mathbb{R}^{d\times d}$
-# (we do not even require it to be symmetric). Write $\bar x = \frac1n \sum_i x_i$ for
-# the sample mean and $S = \frac1n\sum_i (x_i - \bar x)(x_i - \bar x)^\top$ for the
-# sample covariance with the $1/n$ normalization. The empirical objective is
+# with a free mean $\mu \in \mathbb{R}^d$ and a free matrix
+# $\Lambda \in \mathbb{R}^{d\times d}$ (we do not even require it to be symmetric). Write
+# $\bar x = \frac1n \sum_i x_i$ for the sample mean and
+# $\hat\Sigma = \frac1n\sum_i (x_i - \bar x)(x_i - \bar x)^\top$ for the sample
+# covariance with the $1/n$ normalization. The empirical objective is
 #
 # $$
-# \hat J_{\text{ISM}}(\mu, W) = \frac1n \sum_{i=1}^n \tfrac12 \lVert W(x_i - \mu) \rVert^2 - \operatorname{tr} W
-# = \tfrac12 \operatorname{tr}\!\Big(W \big(S + (\bar x - \mu)(\bar x - \mu)^\top\big) W^\top\Big) - \operatorname{tr} W .
+# \hat J_{\text{ISM}}(\mu, \Lambda) = \frac1n \sum_{i=1}^n \tfrac12 \lVert \Lambda(x_i - \mu) \rVert^2 - \operatorname{tr} \Lambda
+# = \tfrac12 \operatorname{tr}\!\Big(\Lambda \big(\hat\Sigma + (\bar x - \mu)(\bar x - \mu)^\top\big) \Lambda^\top\Big) - \operatorname{tr} \Lambda .
 # $$
 #
-# The rank-one term contributes $\tfrac12\lVert W(\bar x - \mu)\rVert^2 \ge 0$, which is
-# zero at $\mu = \bar x$. Then the gradient with respect to $W$ is $W S - I$, which
-# vanishes at $W = S^{-1}$. So score matching estimates
+# The rank-one term contributes $\tfrac12\lVert \Lambda(\bar x - \mu)\rVert^2 \ge 0$, which
+# is zero at $\mu = \bar x$. Then the gradient with respect to $\Lambda$ is
+# $\Lambda \hat\Sigma - I$, which vanishes at $\Lambda = \hat\Sigma^{-1}$. So score
+# matching estimates
 #
 # $$
-# \hat\mu = \bar x, \qquad \hat W = S^{-1}:
+# \hat\mu = \bar x, \qquad \hat\Lambda = \hat\Sigma^{-1}:
 # $$
 #
 # the sample mean and the inverse of the $1/n$ sample covariance, exactly the maximum
@@ -286,23 +316,22 @@ check_implicit_score_matching(implicit_score_matching_loss_solution)
 
 # %%
 class GaussianScore(torch.nn.Module):
-    """The Gaussian score s(x) = -W (x - mu), with free W and mu."""
+    """The Gaussian score s(x) = -Lambda (x - mu), with free Lambda and mu."""
 
     def __init__(self, dim):
         super().__init__()
         eye = torch.eye(dim, dtype=torch.float64)
         self.mu = torch.nn.Parameter(torch.zeros_like(eye[0]))
-        self.W = torch.nn.Parameter(eye)
+        self.precision = torch.nn.Parameter(eye)  # Lambda
 
     def forward(self, x):
-        return -(x - self.mu) @ self.W.T
+        return -(x - self.mu) @ self.precision.T
 
 
 truth = energies.Gaussian(
     mean=[1.0, -0.5], cov=torch.tensor([[1.0, 0.6], [0.6, 0.5]])
 )
-samples = truth.sample(500, generator=torch.Generator().manual_seed(1))
-samples = samples.double()
+samples = truth.sample(500, generator=seeds.generator(1)).double()
 model = GaussianScore(dim=2)
 optimizer = torch.optim.LBFGS(
     model.parameters(), max_iter=200, line_search_fn="strong_wolfe"
@@ -317,7 +346,7 @@ def closure():
 
 
 optimizer.step(closure)
-mu_sm, W_sm = model.mu.detach(), model.W.detach()
+mu_hat, lambda_hat = model.mu.detach(), model.precision.detach()
 mean_mle = samples.mean(0)
 cov_mle = torch.cov(samples.T, correction=0)  # the 1/n covariance
 precision_mle = torch.linalg.inv(cov_mle)
@@ -329,23 +358,35 @@ def as_text(vector, matrix):
 
 
 print("                    mean            precision")
-print("score matching :", as_text(mu_sm, W_sm))
+print("score matching :", as_text(mu_hat, lambda_hat))
 print("closed form    :", as_text(mean_mle, precision_mle))
 print("truth          :", as_text(truth.mean, truth.precision))
-gap = max((mu_sm - mean_mle).abs().max(), (W_sm - precision_mle).abs().max())
+gap = max(
+    (mu_hat - mean_mle).abs().max(), (lambda_hat - precision_mle).abs().max()
+)
+asymmetry = (lambda_hat - lambda_hat.T).abs().max()
 print(f"largest difference, score matching vs closed form: {gap:.1e}")
+# L-BFGS stops at a gradient tolerance of 1e-7; 1e-3 is far above that
+claims.claim(
+    "the numerical minimizer agrees with the closed form", gap < 1e-3, gap=gap
+)
+claims.claim(
+    "the estimated precision came out symmetric",
+    asymmetry < 1e-3,
+    asymmetry=asymmetry,
+)
 
 # %% [markdown]
 # The numerical minimizer agrees with the closed form to the optimizer's tolerance, and
-# $W$ came out symmetric although nothing forced it to. Both differ from the true
-# parameters by the same sampling error, of order $1/\sqrt{500}$ in relative terms:
-# score matching is not *more* accurate than maximum likelihood here, it is the same
-# estimator, reached without ever computing a normalizing constant. The ellipses below,
-# the contours one and two standard deviations out
-# ($\tfrac12 (x - \mu)^\top W (x-\mu) = \tfrac12$ and $2$), show the same thing.
+# $\hat\Lambda$ came out symmetric although nothing forced it to. Both differ from the
+# true parameters by the same amount, the sampling error of 500 points, which shrinks
+# like $1/\sqrt{n}$: score matching is not *more* accurate than maximum likelihood here,
+# it is the same estimator, reached without ever computing a normalizing constant. The
+# ellipses below, the contours one and two standard deviations out
+# ($\tfrac12 (x - \mu)^\top \Lambda (x-\mu) = \tfrac12$ and $2$), show the same thing.
 
 
-# %% alt="500 samples of a correlated two-dimensional Gaussian with the 1- and 2-standard-deviation contours of three fits: the true Gaussian, the maximum-likelihood fit and the score-matching fit. The last two coincide and lie close to the truth."
+# %% alt="500 samples of a correlated two-dimensional Gaussian with the 1- and 2-standard-deviation contours of three fits: the true Gaussian, the maximum-likelihood fit and the score-matching fit. The last two coincide; they differ from the truth by the sampling error of 500 points."
 def half_mahalanobis(mean, precision):
     def energy(y):
         diff = y - mean
@@ -357,7 +398,7 @@ def half_mahalanobis(mean, precision):
 fits = [
     (truth.mean, truth.precision, "C0", "solid", "true Gaussian"),
     (mean_mle, precision_mle, "C1", "solid", "maximum likelihood"),
-    (mu_sm, W_sm, "C3", "dashed", "score matching"),
+    (mu_hat, lambda_hat, "C3", "dashed", "score matching"),
 ]
 fig, ax = plt.subplots(figsize=(5, 4))
 plotting.plot_samples(samples.float(), ax=ax, color="gray", size=5)
@@ -380,12 +421,13 @@ plt.show()
 # %% [markdown]
 # ## 3.3 The cost of the Jacobian trace
 #
-# Autograd computes *vector–Jacobian products* $u^\top \nabla_x s_\theta(x)$: one
-# combination of the rows of the Jacobian per backward pass. The trace needs the $d$
-# diagonal entries $\partial s_{\theta,i}/\partial x_i$, each from a different row, so
-# exact implicit score matching takes $d$ backward passes (`jacobian_trace` loops over
-# $i$), and then one more pass through all of them to get the gradient with respect to
-# $\theta$. For an image with $d = 3 \times 64 \times 64 = 12\,288$ that is hopeless.
+# Autograd computes *vector–Jacobian products* $v^\top \nabla_x s_\theta(x)$, for a
+# vector $v$ of our choice: one combination of the rows of the Jacobian per backward
+# pass. The trace needs the $d$ diagonal entries $\partial s_{\theta,i}/\partial x_i$,
+# each from a different row, so exact implicit score matching takes $d$ backward passes
+# (`jacobian_trace` loops over $i$), and then one more pass through all of them to get
+# the gradient with respect to $\theta$. For an image with
+# $d = 3 \times 64 \times 64 = 12\,288$ that is hopeless.
 #
 # ### Sliced score matching: the trace along random directions
 #
@@ -439,7 +481,7 @@ def seconds_per_step(loss_fn, model, x, repeats):
     return min(times)
 
 
-g = torch.Generator().manual_seed(2)
+g = seeds.generator(2)
 objectives = {
     "implicit (exact trace)": lambda m, x: losses.implicit_score_matching(
         m, x
@@ -457,7 +499,7 @@ objectives = {
 dims = [2, 8, 32, 128, 256]
 timings = {name: [] for name in objectives}
 for d in dims:
-    torch.manual_seed(d)
+    seeds.manual_seed(d)
     net = nets.ScoreMLP(dim=d, hidden=128, depth=3)
     batch = torch.randn(128, d, generator=g)
     for name, loss_fn in objectives.items():
@@ -466,7 +508,7 @@ for d in dims:
         seconds = seconds_per_step(loss_fn, net, batch, 1 if slow else 5)
         timings[name].append(seconds)
 
-# %% alt="Log-log plot of the time per training step against the dimension for four objectives. The implicit objective with the exact Jacobian trace grows steeply with the dimension; sliced, variance-reduced sliced and denoising score matching stay nearly flat, so at d = 256 they are two orders of magnitude faster."
+# %% alt="Log-log plot of the time per training step against the dimension for four objectives. The implicit objective with the exact Jacobian trace grows steeply with the dimension; sliced, variance-reduced sliced and denoising score matching stay within a factor of five of their cost at d = 2, so at d = 256 they are more than ten times faster."
 fig, ax = plt.subplots(figsize=(6.5, 4))
 for (name, seconds), marker in zip(timings.items(), "osDv"):
     ms = [1000 * t for t in seconds]
@@ -478,14 +520,6 @@ ax.set(
 )
 ax.legend()
 plt.show()
-ratio = (
-    timings["implicit (exact trace)"][-1]
-    / timings["sliced, variance-reduced"][-1]
-)
-print(
-    f"at d = {dims[-1]} a step with the exact trace is {ratio:.0f} times"
-    " slower than with one random projection"
-)
 display.show_table(
     ["$d$"] + [f"{name} (ms/step)" for name in objectives],
     [
@@ -493,62 +527,128 @@ display.show_table(
         for k, d in enumerate(dims)
     ],
 )
+exact = timings["implicit (exact trace)"]
+exact_growth = exact[-1] / exact[0]  # from the smallest d to the largest
+ratio = exact[-1] / timings["sliced, variance-reduced"][-1]
+other_growth = max(
+    max(seconds) / min(seconds)
+    for name, seconds in timings.items()
+    if name != "implicit (exact trace)"
+)
+# Times depend on the machine and on what else it is doing; these margins
+# are wide (a typical CPU gives growth over 100, ratio over 100, and 2-3).
+claims.claim(
+    "at d = 256 the exact trace is more than ten times slower than sliced",
+    ratio > 10,
+    ratio=ratio,
+)
+claims.claim(
+    "the exact trace costs more than ten times as much at d = 256 as at 2",
+    exact_growth > 10,
+    growth=exact_growth,
+)
+claims.claim(
+    "the sliced and denoising costs stay within a factor of five",
+    other_growth < 5,
+    growth=other_growth,
+)
+
+# %% tags=["prose"]
+display.prose(f"""
+The exact trace's cost grows with $d$, since it takes $d$ backward passes: on the
+machine that built this page, a step took {exact_growth:.0f} times as long at
+$d$ = {dims[-1]} as at $d$ = {dims[0]}, and {ratio:.0f} times as long as a
+variance-reduced sliced step. The sliced and denoising losses changed by at most a
+factor of {other_growth:.1f} over the same range of $d$, because their cost is that
+of the network, not of the dimension. (At small $d$ all of them are dominated by
+fixed overheads, and the timings wobble with whatever else the machine is doing.)
+""")
 
 # %% [markdown]
-# The exact trace grows in proportion to $d$ (slope about one on these axes); the
-# sliced and denoising losses stay nearly flat, because their cost is that of the
-# network, not of the dimension. (At small $d$ all of them are dominated by fixed
-# overheads, and the timings wobble with whatever else the machine is doing.)
-#
 # What does the randomness cost? We fix a model and a batch of 256 points, compute the
-# exact $\hat J_{\text{ISM}}$ once, and draw 50 independent sets of projections for each
-# sliced estimator. The model is a standard Gaussian score plus a small random network,
-# $s_\theta(x) = -x + f_\theta(x)$, typical of a model part-way through training on
-# standardized data.
+# exact $\hat J_{\text{ISM}}$ once, and draw 100 independent sets of projections for
+# each sliced estimator. The model is a standard Gaussian score plus a small random
+# network $\phi_\theta$, $s_\theta(x) = -x + \phi_\theta(x)$, typical of a model part-way
+# through training on standardized data.
 
 # %%
-rows = []
-g = torch.Generator().manual_seed(3)
+n_draws = 100
+rows, spread = [], {}
+g = seeds.generator(3)
 for d in (2, 16, 128):
-    torch.manual_seed(d)
-    f = nets.ScoreMLP(dim=d, hidden=128, depth=3)
+    seeds.manual_seed(d)
+    phi = nets.ScoreMLP(dim=d, hidden=128, depth=3)
 
-    def model_d(y, f=f):
-        return -y + f(y)
+    def model_d(y, phi=phi):
+        return -y + phi(y)
 
     batch = torch.randn(256, d, generator=g)
-    row = [d, losses.implicit_score_matching(model_d, batch).item()]
+    exact_value = losses.implicit_score_matching(model_d, batch).item()
+    row = [d, exact_value]
     for reduced in (False, True):
         draws = torch.tensor(
             [
                 losses.sliced_score_matching(
                     model_d, batch, variance_reduced=reduced, generator=g
                 ).item()
-                for _ in range(50)
+                for _ in range(n_draws)
             ]
         )
-        mean, std = draws.mean(), draws.std()
-        row += [f"{mean:.3f} ± {std / math.sqrt(50):.3f}", std.item()]
+        mean, std = draws.mean().item(), draws.std().item()
+        error = std / n_draws**0.5
+        row += [f"{mean:.3f} ± {error:.3f}", std]
+        spread[d, reduced] = std
+        # six comparisons of this kind: 4 standard errors keep the chance
+        # of a false alarm among them near one in a thousand
+        claims.claim(
+            "each sliced average is within four standard errors of the"
+            f" exact value (d = {d}, variance-reduced: {reduced})",
+            abs(mean - exact_value) < 4 * error,
+            mean=mean,
+            exact=exact_value,
+            standard_error=error,
+        )
     rows.append(row)
 display.show_table(
     [
         "$d$",
         "exact $\\hat J_{\\mathrm{ISM}}$",
-        "sliced: mean of 50",
+        f"sliced: mean of {n_draws}",
         "sliced: std of one",
-        "variance-reduced: mean of 50",
+        f"variance-reduced: mean of {n_draws}",
         "variance-reduced: std of one",
     ],
     rows,
 )
+gaps = [spread[d, False] / spread[d, True] for d in (2, 16, 128)]
+# A standard deviation from 100 draws is uncertain by about 7%, a ratio of
+# two of them by about 10%. Across seeds the ratios are about 1.0, 1.9 and
+# 6: neighbours, and the bounds, are at least 4 such errors apart.
+claims.claim(
+    "at d = 2 the two estimators scatter about equally",
+    0.6 < gaps[0] < 1.7,
+    gap=gaps[0],
+)
+claims.claim(
+    "at d = 16 and 128 a plain estimate scatters more, and the gap widens",
+    gaps[0] < gaps[1] < gaps[2] and gaps[2] > 3,
+    gaps=[round(r, 2) for r in gaps],
+)
+
+# %% tags=["prose"]
+display.prose(f"""
+Both sliced estimators are unbiased, and the averages agree: each lies within four
+standard errors of the exact value (there are six comparisons, so we allow four
+rather than two). The estimators differ in scatter. At $d = 2$ the two scatter about equally (the ratio of their
+standard deviations is {gaps[0]:.1f}), but at $d = 16$ and $128$ a single plain
+estimate scatters {gaps[1]:.1f} and {gaps[2]:.1f} times as much as a variance-reduced
+one: the gap widens with the dimension, as the variance formulas predict.
+""")
 
 # %% [markdown]
-# Both sliced estimators are unbiased: their averages match the exact value within
-# about two standard errors. But a single plain estimate scatters far more, and the gap
-# widens with the dimension, as the variance formulas predict. The variance-reduced
-# form is the one to use whenever the exact $\lVert s\rVert^2$ is available, which it
-# always is. (The package's `score.hutchinson_trace` draws $\pm 1$ entries instead of
-# Gaussian ones, which removes the diagonal of $A$ from the variance.)
+# The variance-reduced form is the one to use whenever the exact $\lVert s\rVert^2$ is
+# available, which it always is. (The package's `score.hutchinson_trace` draws $\pm 1$
+# entries instead of Gaussian ones, which removes the diagonal of $A$ from the variance.)
 #
 # ## 3.4 Denoising score matching
 #
@@ -562,7 +662,9 @@ display.show_table(
 # $$
 #
 # so that $\tilde x$ has the density
-# $q_\sigma(\tilde x) = \int p(x)\, \mathcal{N}(\tilde x; x, \sigma^2 I)\,\mathrm{d}x$.
+# $p_\sigma(\tilde x) = \int p(x)\, \mathcal{N}(\tilde x; x, \sigma^2 I)\,\mathrm{d}x$:
+# the data density blurred by the noise, the convolution
+# $p_\sigma = p * \mathcal{N}(0, \sigma^2 I)$.
 # Given the clean point $x$, the noisy point is Gaussian, and the score of this
 # *perturbation kernel* is known in closed form:
 #
@@ -583,19 +685,19 @@ display.show_table(
 # ### Why it works: Vincent's argument
 #
 # Compare it with explicit score matching for the noisy distribution,
-# $J_{\text{ESM},\sigma}(\theta) = \tfrac12\,\mathbb{E}_{q_\sigma}\big[\lVert s_\theta(\tilde x) - \nabla \log q_\sigma(\tilde x)\rVert^2\big]$.
+# $J_{\text{ESM},\sigma}(\theta) = \tfrac12\,\mathbb{E}_{p_\sigma}\big[\lVert s_\theta(\tilde x) - \nabla \log p_\sigma(\tilde x)\rVert^2\big]$.
 # Expand both squares. The terms $\tfrac12\mathbb{E}\lVert s_\theta(\tilde x)\rVert^2$
-# are identical, since $\tilde x \sim q_\sigma$ in both. The cross term of the explicit
+# are identical, since $\tilde x \sim p_\sigma$ in both. The cross term of the explicit
 # loss is
 #
 # $$
-# \mathbb{E}_{q_\sigma}\big[s_\theta(\tilde x)^\top \nabla \log q_\sigma(\tilde x)\big]
-# = \int s_\theta(\tilde x)^\top \nabla q_\sigma(\tilde x)\,\mathrm{d}\tilde x
+# \mathbb{E}_{p_\sigma}\big[s_\theta(\tilde x)^\top \nabla \log p_\sigma(\tilde x)\big]
+# = \int s_\theta(\tilde x)^\top \nabla p_\sigma(\tilde x)\,\mathrm{d}\tilde x
 # = \iint p(x)\, s_\theta(\tilde x)^\top \nabla_{\tilde x} \mathcal{N}(\tilde x; x, \sigma^2 I)\,\mathrm{d}x\,\mathrm{d}\tilde x
 # = \mathbb{E}_{x, \tilde x}\big[s_\theta(\tilde x)^\top \nabla_{\tilde x} \log \mathcal{N}(\tilde x; x, \sigma^2 I)\big],
 # $$
 #
-# where the middle step moves the gradient inside the integral that defines $q_\sigma$,
+# where the middle step moves the gradient inside the integral that defines $p_\sigma$,
 # and the last multiplies and divides by $\mathcal{N}$. The right-hand side is exactly
 # the cross term of $J_{\text{DSM}}$. What remains are the squared targets, which do not
 # depend on $\theta$:
@@ -603,15 +705,17 @@ display.show_table(
 # $$
 # J_{\text{DSM}}(\theta) = J_{\text{ESM},\sigma}(\theta) + C_\sigma,
 # \qquad
-# C_\sigma = \frac{d}{2\sigma^2} - \tfrac12\, \mathbb{E}_{q_\sigma}\big[\lVert \nabla \log q_\sigma(\tilde x) \rVert^2\big] \;\ge\; 0 .
+# C_\sigma = \frac{d}{2\sigma^2} - \tfrac12\, \mathbb{E}_{p_\sigma}\big[\lVert \nabla \log p_\sigma(\tilde x) \rVert^2\big] \;\ge\; 0 .
 # $$
 #
 # No integration by parts was needed, so nothing is required of $p$: it may live on a
 # curve, in a box, or be the empirical distribution of a finite data set. The noisy
-# density $q_\sigma$ is always smooth. The minimizer is $s_\theta = \nabla \log q_\sigma$:
+# density $p_\sigma$ is always smooth. The minimizer is $s_\theta = \nabla \log p_\sigma$:
 # the best regression of $-z/\sigma$ on $\tilde x$, $\mathbb{E}[-z/\sigma \mid \tilde x]$.
 # (That $C_\sigma \ge 0$ follows from the same fact: the average square of a
-# conditional mean is at most the average square of what it averages.)
+# conditional mean is at most the average square of what it averages.) In terms of the
+# Fisher divergence, $J_{\text{ESM},\sigma}$ is half of it, so the denoising loss is
+# $C_\sigma$ plus half the Fisher divergence between $p_\sigma$ and the model.
 #
 # The claim is easy to test on our mixture, because the noisy version of a Gaussian
 # mixture is again a Gaussian mixture (each covariance grows by $\sigma^2 I$); the
@@ -621,8 +725,8 @@ display.show_table(
 
 # %%
 sigma = 0.3
-noisy_mixture = mixture.perturbed(sigma)
-g = torch.Generator().manual_seed(4)
+noisy_mixture = mixture.perturbed(sigma)  # p_sigma, exactly
+g = seeds.generator(4)
 clean = mixture.sample(50_000, generator=g)
 z = torch.randn(clean.shape, generator=g)
 noisy = clean + sigma * z
@@ -638,50 +742,76 @@ def per_point_losses(score_model):
     return dsm, esm
 
 
-def mean_and_error(values):
-    return f"{values.mean():.3f} ± {values.std() / len(values) ** 0.5:.3f}"
+def standard_error(values):
+    return values.std().item() / len(values) ** 0.5
 
 
-torch.manual_seed(5)
+seeds.manual_seed(5)
 models = {
     "zero, $s = 0$": torch.zeros_like,
     "standard Gaussian, $s = -x$": lambda y: -y,
     "narrow Gaussian, $s = -4x$": lambda y: -4 * y,
     "a randomly initialized `ScoreMLP`": nets.ScoreMLP(2, hidden=64),
     "clean score $\\nabla \\log p$": mixture.score,
-    "exact noisy score $\\nabla \\log q_\\sigma$": noisy_mixture.score,
+    "exact noisy score $\\nabla \\log p_\\sigma$": noisy_mixture.score,
 }
-rows = []
+# the part of DSM - ESM that does not depend on the model: its mean is C_sigma
+common = 0.5 * (z / sigma).pow(2).sum(1) - 0.5 * noisy_score.pow(2).sum(1)
+c_sigma = common.mean().item()
+d = clean.shape[1]
+print(
+    "predicted C_sigma = d / (2 sigma^2) - E|grad log p_sigma|^2 / 2 ="
+    f" {d / (2 * sigma**2):.3f} - {d / (2 * sigma**2) - c_sigma:.3f} ="
+    f" {c_sigma:.3f} ± {standard_error(common):.3f}"
+)
+rows, explicit = [], []
 for name, score_model in models.items():
     dsm, esm = per_point_losses(score_model)
+    # what is left depends on the model, s^T (z / sigma + grad log p_sigma),
+    # and averages to zero: it is what the rows may differ by
+    own = dsm - esm - common
     rows.append(
-        [name, esm.mean().item(), dsm.mean().item(), mean_and_error(dsm - esm)]
+        [
+            name,
+            esm.mean().item(),
+            dsm.mean().item(),
+            (dsm - esm).mean().item(),
+            f"{own.mean():+.3f} ± {standard_error(own):.3f}",
+        ]
     )
-targets = 0.5 * (z / sigma).pow(2).sum(1) - 0.5 * noisy_score.pow(2).sum(1)
-c_sigma = targets.mean().item()
-print(
-    "predicted C_sigma = d / (2 sigma^2) - E|grad log q|^2 / 2 ="
-    f" {1 / sigma**2:.3f} - {1 / sigma**2 - c_sigma:.3f} ="
-    f" {mean_and_error(targets)}"
-)
+    explicit.append(esm.mean().item())
+    # six models: 4 standard errors keep a false alarm below one in a thousand
+    claims.claim(
+        f"DSM - ESM matches the predicted C_sigma ({name})",
+        abs(own.mean()) <= 4 * standard_error(own) + 1e-9,
+        difference=own.mean(),
+        standard_error=standard_error(own),
+    )
 display.show_table(
     [
         "model",
         "explicit $J_{\\mathrm{ESM},\\sigma}$",
         "denoising $J_{\\mathrm{DSM}}$",
-        "difference ± std. error",
+        "difference",
+        "difference $- \\, C_\\sigma$ ± std. error",
     ],
     rows,
 )
 
+# %% tags=["prose"]
+display.prose(f"""
+The explicit losses range from {min(explicit):.0f} to {max(explicit):.0f}, yet the
+difference stays the same constant: each row's difference matches the predicted
+$C_\\sigma$ = {c_sigma:.2f}, computed on the same points, within four standard errors.
+""")
+
 # %% [markdown]
-# The explicit losses range from 0 to about 24, and the difference stays the same
-# constant: the rows agree with each other, and with the predicted $C_\sigma$, within
-# their standard errors. (All rows use the same noisy points, so their fluctuations are
-# shared: most of them come from the common term
-# $\tfrac12\lVert z/\sigma \rVert^2 - \tfrac12\lVert\nabla\log q_\sigma\rVert^2$, while the
-# model-dependent part, $s_\theta(\tilde x)^\top\big(z/\sigma + \nabla \log q_\sigma(\tilde x)\big)$,
-# averages to zero.) Look also at the last two rows. The clean score is a *wrong* model
+# The last column compares the rows point by point. All rows use the same noisy points,
+# and most of the fluctuation of the difference comes from the common term
+# $\tfrac12\lVert z/\sigma \rVert^2 - \tfrac12\lVert\nabla\log p_\sigma\rVert^2$, whose
+# average is the estimate of $C_\sigma$; what is left is the model-dependent part,
+# $s_\theta(\tilde x)^\top\big(z/\sigma + \nabla \log p_\sigma(\tilde x)\big)$, which
+# averages to zero, and its standard error is the one to judge a row by. Look also at the last two rows. The clean score is a *wrong* model
 # for the noisy data, and its nonzero explicit loss is a first measure of the bias
 # discussed below. The exact noisy score has explicit loss zero and denoising loss
 # $C_\sigma$, the floor below which no model's expected denoising loss can go.
@@ -717,11 +847,13 @@ check_denoising_score_matching(denoising_score_matching_loss_solution)
 # %% [markdown]
 # ### The price: bias at large $\sigma$, variance at small $\sigma$
 #
-# Denoising score matching learns $\nabla \log q_\sigma$, not $\nabla \log p$. That is a
-# **bias**, and it shrinks with the noise: for a smooth $p$, $q_\sigma$ differs from $p$
+# Denoising score matching learns $\nabla \log p_\sigma$, not $\nabla \log p$. That is a
+# **bias**, and it shrinks with the noise: for a smooth $p$, $p_\sigma$ differs from $p$
 # by $O(\sigma^2)$, and so does its score. We measure it on the mixture, on clean
-# samples, as the Fisher divergence between the two scores relative to
-# $\mathbb{E}_p\lVert\nabla\log p\rVert^2$.
+# samples, as the Fisher divergence
+# $D_F(p \,\Vert\, p_\sigma) = \mathbb{E}_p\lVert \nabla\log p - \nabla\log p_\sigma\rVert^2$
+# relative to $\mathbb{E}_p\lVert\nabla\log p\rVert^2$: both without a factor
+# $\tfrac12$, so their ratio is the relative squared error of the score.
 #
 # Small $\sigma$ has its own problem, **variance**. Expand one term of the loss:
 #
@@ -735,27 +867,30 @@ check_denoising_score_matching(denoising_score_matching_loss_solution)
 # that matters for training. The gradient with respect to $\theta$ is driven by the
 # residual $s_\theta(\tilde x) + z/\sigma$, whose noise has standard deviation $1/\sigma$
 # per coordinate, so the *gradient's* variance grows like $1/\sigma^2$, while the signal
-# it carries, the score of $q_\sigma$, stays of order one. We measure both on batches of
+# it carries, the score of $p_\sigma$, stays of order one. We measure both on batches of
 # 256 points, for a fixed network.
 
 # %%
 sigmas = [1.0, 0.5, 0.3, 0.1, 0.03, 0.01]
-g = torch.Generator().manual_seed(6)
+g = seeds.generator(6)
 x_clean = mixture.sample(20_000, generator=g)
 true_scores = mixture.score(x_clean)
-torch.manual_seed(7)
+scale = true_scores.pow(2).sum(1).mean().item()  # E_p |grad log p|^2
+seeds.manual_seed(7)
 probe_net = nets.ScoreMLP(2, hidden=64)
 parameters = list(probe_net.parameters())
-rows, bias, loss_std, grad_std = [], [], [], []
-for s in sigmas:
-    error = mixture.perturbed(s).score(x_clean) - true_scores
-    relative = error.pow(2).sum(1).mean() / true_scores.pow(2).sum(1).mean()
-    bias.append(relative.item())
+rows, bias, loss_std, grad_std, grad_mean = [], [], [], [], []
+for level in sigmas:
+    noisy_level = mixture.perturbed(level)
+    fisher = metrics.fisher_divergence(
+        noisy_level.score, mixture.score, x_clean
+    )
+    bias.append(fisher / scale)
     values, grads = [], []
     for _ in range(40):
         index = torch.randint(len(x_clean), (256,), generator=g)
         loss = losses.denoising_score_matching(
-            probe_net, x_clean[index], s, generator=g
+            probe_net, x_clean[index], level, generator=g
         )
         gradient = torch.autograd.grad(loss, parameters)
         grads.append(torch.cat([t.flatten() for t in gradient]))
@@ -763,34 +898,73 @@ for s in sigmas:
     loss_std.append(torch.tensor(values).std().item())
     # square root of the total variance of the gradient vector
     grad_std.append(torch.stack(grads).var(0).sum().sqrt().item())
-    rows.append([s, bias[-1], loss_std[-1], grad_std[-1]])
+    grad_mean.append(torch.stack(grads).mean(0).norm().item())
+    rows.append([level, bias[-1], loss_std[-1], grad_std[-1]])
 display.show_table(
     [
         "$\\sigma$",
-        "bias: relative Fisher divergence",
+        "bias: $D_F(p \\,\\Vert\\, p_\\sigma)$, relative",
         "std of the loss estimate",
         "std of the gradient estimate",
     ],
     rows,
 )
 
-# %% alt="Left: the relative Fisher divergence between the noisy and the clean score falls like sigma to the fourth power as the noise level sigma shrinks. Right: as sigma shrinks, the standard deviation of the denoising score-matching loss estimate grows like 1/sigma^2 and that of its gradient like 1/sigma."
+
+def slope(values, i, j):
+    """The slope on log-log axes between sigmas[i] and sigmas[j]."""
+    return math.log(values[j] / values[i]) / math.log(sigmas[j] / sigmas[i])
+
+
+slopes = {  # from sigma = 0.1 to sigma = 0.01
+    "bias": slope(bias, 3, 5),
+    "loss std": slope(loss_std, 3, 5),
+    "gradient std": slope(grad_std, 3, 5),
+}
+print("slopes from sigma = 0.1 to 0.01:")
+print({name: round(value, 2) for name, value in slopes.items()})
+# The bias is a deterministic function of 20,000 fixed points. A standard
+# deviation from 40 batches is uncertain by about 11%, so a slope over a
+# factor 10 in sigma by about 0.07: the margins are several times that.
+claims.claim(
+    "the bias falls like sigma^4", abs(slopes["bias"] - 4) < 0.3, **slopes
+)
+claims.claim(
+    "the loss estimate's std grows like sigma^-2",
+    abs(slopes["loss std"] + 2) < 0.4,
+    **slopes,
+)
+claims.claim(
+    "the gradient estimate's std grows like sigma^-1",
+    abs(slopes["gradient std"] + 1) < 0.4,
+    **slopes,
+)
+# the mean of 40 gradients still contains noise of grad_std / sqrt(40),
+# so the signal is at most grad_mean: a safe bound on it
+claims.claim(
+    "at sigma = 0.01 a gradient step is mostly noise",
+    grad_std[-1] > 2 * grad_mean[-1],
+    noise=grad_std[-1],
+    signal_at_most=grad_mean[-1],
+)
+
+# %% alt="Left: the Fisher divergence between the clean and the noisy score, relative to the clean score's mean square, falls like sigma to the fourth power once the noise level sigma is small. Right: as sigma shrinks, the standard deviation of the denoising score-matching loss estimate grows like 1/sigma^2 and that of its gradient like 1/sigma."
 fig, (ax_bias, ax_var) = plt.subplots(1, 2, figsize=(10, 3.6))
 ax_bias.loglog(sigmas, bias, "o-", color="C0", label="measured")
-slope_4 = [bias[3] * (s / 0.1) ** 4 for s in sigmas]
+slope_4 = [bias[3] * (level / 0.1) ** 4 for level in sigmas]
 ax_bias.loglog(
     sigmas, slope_4, ":", color="gray", label="$\\propto \\sigma^4$"
 )
 ax_bias.set(
     xlabel="$\\sigma$",
     ylabel="relative Fisher divergence",
-    title="Bias: $\\nabla \\log q_\\sigma$ vs $\\nabla \\log p$",
+    title="Bias: $\\nabla \\log p_\\sigma$ vs $\\nabla \\log p$",
 )
 ax_bias.legend()
 ax_var.loglog(sigmas, loss_std, "o-", color="C1", label="loss estimate")
 ax_var.loglog(sigmas, grad_std, "s-", color="C2", label="gradient estimate")
-slope_2 = [loss_std[-1] * (0.01 / s) ** 2 for s in sigmas]
-slope_1 = [grad_std[-1] * (0.01 / s) for s in sigmas]
+slope_2 = [loss_std[-1] * (0.01 / level) ** 2 for level in sigmas]
+slope_1 = [grad_std[-1] * (0.01 / level) for level in sigmas]
 ax_var.loglog(
     sigmas, slope_2, ":", color="C1", label="$\\propto \\sigma^{-2}$"
 )
@@ -805,120 +979,145 @@ ax_var.set(
 ax_var.legend(fontsize=9)
 plt.tight_layout()
 plt.show()
-print(
-    f"from sigma = 1 to sigma = 0.01: the bias falls"
-    f" {bias[0] / bias[-1]:.0e}-fold, the variance of the gradient"
-    f" grows {(grad_std[-1] / grad_std[0]) ** 2:.0f}-fold"
-)
+
+# %% tags=["prose"]
+display.prose(f"""
+The two panels pull in opposite directions. The bias falls like $\\sigma^4$ once
+$\\sigma$ is small compared with the modes (the score error like $\\sigma^2$): from
+$\\sigma = 1$ to $\\sigma = 0.01$ it falls more than
+{10 ** math.floor(math.log10(bias[0] / bias[-1])):,}-fold. The standard
+deviation of the loss estimate grows like $\\sigma^{{-2}}$, and that of the gradient
+like $\\sigma^{{-1}}$, so over the same range the gradient's variance grows
+{(grad_std[-1] / grad_std[0]) ** 2:.0f}-fold (the measured slopes between
+$\\sigma = 0.1$ and $0.01$ are {slopes["bias"]:.1f}, {slopes["loss std"]:.1f} and
+{slopes["gradient std"]:.1f}). At $\\sigma = 0.01$ the learned score would be nearly
+unbiased, but each gradient step is mostly noise: the noise of a single batch's
+gradient is {grad_std[-1] / grad_mean[-1]:.0f} times the length of the gradient
+averaged over all 40 batches.
+Any single $\\sigma$ is a compromise; Chapter 4 stops compromising and uses many.
+""")
 
 # %% [markdown]
-# The two panels pull in opposite directions. The bias falls like $\sigma^4$ once
-# $\sigma$ is small compared with the modes (the score error like $\sigma^2$); the
-# standard deviation of the loss estimate grows like $\sigma^{-2}$, and that of the
-# gradient like $\sigma^{-1}$, so the gradient's variance grows like $\sigma^{-2}$. At
-# $\sigma = 0.01$ the learned score would be nearly unbiased, but each gradient step is
-# mostly noise. Any single $\sigma$ is a compromise; Chapter 4 stops compromising and
-# uses many.
-#
 # ## 3.5 Noise prediction: the same object, rescaled
 #
 # The denoising target is $-z/\sigma$: up to the factor $-1/\sigma$, the noise itself.
-# A network $\epsilon_\theta(\tilde x)$ trained to *predict the noise* $z$ from the noisy
-# point is therefore a score model in disguise:
+# A network $z_\theta(\tilde x, \sigma)$ trained to *predict the noise* $z$ from the noisy
+# point (DDPM's $\epsilon_\theta$, below) is therefore a score model in disguise. At one
+# fixed noise level, write it $z_\theta(\tilde x)$:
 #
 # $$
-# s_\theta(\tilde x) = -\frac{\epsilon_\theta(\tilde x)}{\sigma}
+# s_\theta(\tilde x) = -\frac{z_\theta(\tilde x)}{\sigma}
 # \quad\Longrightarrow\quad
-# J_{\text{DSM}}(\theta) = \tfrac12\,\mathbb{E}\Big\lVert -\frac{\epsilon_\theta(\tilde x)}{\sigma} + \frac{z}{\sigma}\Big\rVert^2
-# = \frac{1}{2\sigma^2}\, \mathbb{E}\big\lVert \epsilon_\theta(\tilde x) - z \big\rVert^2 .
+# J_{\text{DSM}}(\theta) = \tfrac12\,\mathbb{E}\Big\lVert -\frac{z_\theta(\tilde x)}{\sigma} + \frac{z}{\sigma}\Big\rVert^2
+# = \frac{1}{2\sigma^2}\, \mathbb{E}\big\lVert z_\theta(\tilde x) - z \big\rVert^2 .
 # $$
 #
-# So $\sigma^2 J_{\text{DSM}} = \tfrac12\, \mathbb{E}\lVert \epsilon_\theta(\tilde x) - z\rVert^2$:
+# So $\sigma^2 J_{\text{DSM}} = \tfrac12\, \mathbb{E}\lVert z_\theta(\tilde x) - z\rVert^2$:
 # the $\sigma^2$-weighted denoising loss is half the mean squared error of noise
-# prediction. Its minimizer is
-# $\epsilon^\star(\tilde x) = \mathbb{E}[z \mid \tilde x] = -\sigma\, \nabla \log q_\sigma(\tilde x)$,
-# and the best guess of the clean point is
-# $\mathbb{E}[x \mid \tilde x] = \tilde x + \sigma^2\, \nabla \log q_\sigma(\tilde x)$
-# (Tweedie's formula): denoising and score estimation are one problem.
+# prediction. Its minimizer is the conditional mean
+# $\mathbb{E}[z \mid \tilde x] = -\sigma\, \nabla \log p_\sigma(\tilde x)$, and since
+# $x = \tilde x - \sigma z$, the best guess of the clean point is
+#
+# $$
+# \mathbb{E}[x \mid \tilde x] = \tilde x - \sigma\,\mathbb{E}[z \mid \tilde x] = \tilde x + \sigma^2\, \nabla \log p_\sigma(\tilde x) ,
+# $$
+#
+# **Tweedie's formula**, published by [Robbins (1956)](../references.md#robbins1956), who
+# credits it to M. C. K. Tweedie, and revived by [Efron (2011)](../references.md#efron2011)
+# for empirical Bayes. Denoising and score estimation are one problem.
 #
 # Denoising diffusion probabilistic models (DDPM) [(Ho, Jain & Abbeel, 2020)](../references.md#ho2020)
 # write the noisy data at step $t$ as
-# $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\,\epsilon$, with clean data
-# $x_0$, $\epsilon \sim \mathcal{N}(0, I)$ and a coefficient $0 < \bar\alpha_t < 1$.
-# This is our $\tilde x = x + \sigma z$ with the clean data scaled by
-# $\sqrt{\bar\alpha_t}$ and $\sigma_t = \sqrt{1 - \bar\alpha_t}$. The kernel's score is
-# $-(x_t - \sqrt{\bar\alpha_t}\,x_0)/(1 - \bar\alpha_t) = -\epsilon/\sqrt{1-\bar\alpha_t}$,
-# so
+# $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\,z$, with clean data $x_0$,
+# noise $z \sim \mathcal{N}(0, I)$ (DDPM calls it $\epsilon$; in this book $\epsilon$ is
+# the Langevin step size), and $\bar\alpha_t$ a number in $(0, 1)$ fixed for each step
+# $t$ by DDPM's noise schedule, which Chapter 4 defines. This is our
+# $\tilde x = x + \sigma z$ with the clean data scaled by $\sqrt{\bar\alpha_t}$ and the
+# noise level $\sigma = \sqrt{1 - \bar\alpha_t}$. The kernel's score is
+# $-(x_t - \sqrt{\bar\alpha_t}\,x_0)/(1 - \bar\alpha_t) = -z/\sqrt{1-\bar\alpha_t}$, so
 #
 # $$
-# s_\theta(x_t, t) = -\frac{\epsilon_\theta(x_t, t)}{\sqrt{1 - \bar\alpha_t}},
+# s_\theta(x_t, t) = -\frac{z_\theta(x_t, t)}{\sqrt{1 - \bar\alpha_t}},
 # \qquad
-# L_{\text{simple}}(t) = \mathbb{E}\big\lVert \epsilon - \epsilon_\theta(x_t, t) \big\rVert^2 = 2\,(1 - \bar\alpha_t)\, J_{\text{DSM}}(t) ,
+# J_{\text{simple}}(t) = \mathbb{E}\big\lVert z - z_\theta(x_t, t) \big\rVert^2 = 2\,(1 - \bar\alpha_t)\, J_{\text{DSM}}(t) ,
 # $$
 #
-# where $L_{\text{simple}}$ is the training loss of DDPM at step $t$ and
-# $J_{\text{DSM}}(t)$ is ours at $\sigma_t$ on data scaled by $\sqrt{\bar\alpha_t}$.
-# (Implementations often average the squared error over the $d$ coordinates rather than
-# summing, which divides it by $d$.) We check both identities with the package's
-# `denoising_score_matching`, re-creating the noise it draws from the same seed.
+# where $J_{\text{simple}}$ is DDPM's training loss at step $t$, which Ho et al. call
+# `L_simple`, and $J_{\text{DSM}}(t)$ is ours at $\sigma = \sqrt{1 - \bar\alpha_t}$ on
+# data scaled by $\sqrt{\bar\alpha_t}$. (Implementations often average the squared error
+# over the $d$ coordinates rather than summing, which divides it by $d$.) We check both
+# identities with the package's `denoising_score_matching`, re-creating the noise it
+# draws from the same seed.
 
 # %%
-torch.manual_seed(9)
+seeds.manual_seed(9)
 score_net = nets.ScoreMLP(2, hidden=64)
-x0 = mixture.sample(1000, generator=torch.Generator().manual_seed(10))
+x0 = mixture.sample(1000, generator=seeds.generator(10))
 
 
 def noise_predictor(noisy_points, noise_std):
-    return -noise_std * score_net(noisy_points)  # eps = -sigma s
-
-
-def seeded(seed):
-    return torch.Generator().manual_seed(seed)
+    return -noise_std * score_net(noisy_points)  # z_theta = -sigma s_theta
 
 
 with torch.no_grad():
     dsm = losses.denoising_score_matching(
-        score_net, x0, sigma, generator=seeded(11)
-    )
-    z_same = torch.randn(x0.shape, generator=seeded(11))  # same draw
-    eps_hat = noise_predictor(x0 + sigma * z_same, sigma)
-    mse = (eps_hat - z_same).pow(2).sum(1).mean()
+        score_net, x0, sigma, generator=seeds.generator(11)
+    ).item()
+    z_same = torch.randn(x0.shape, generator=seeds.generator(11))  # same draw
+    z_hat = noise_predictor(x0 + sigma * z_same, sigma)
+    mse = (z_hat - z_same).pow(2).sum(1).mean().item()
     print(
         f"sigma = {sigma}:     sigma^2 J_DSM = {sigma**2 * dsm:.6f},"
-        f"  MSE(eps) / 2 = {mse / 2:.6f}"
+        f"  MSE(z) / 2 = {mse / 2:.6f}"
     )
 
     alpha_bar = 0.64
     std_t = math.sqrt(1 - alpha_bar)
     scaled = math.sqrt(alpha_bar) * x0
     dsm_t = losses.denoising_score_matching(
-        score_net, scaled, std_t, generator=seeded(12)
-    )
-    eps = torch.randn(x0.shape, generator=seeded(12))
-    x_t = scaled + std_t * eps
-    l_simple = (eps - noise_predictor(x_t, std_t)).pow(2).sum(1).mean()
+        score_net, scaled, std_t, generator=seeds.generator(12)
+    ).item()
+    z_t = torch.randn(x0.shape, generator=seeds.generator(12))
+    x_t = scaled + std_t * z_t
+    j_simple = (z_t - noise_predictor(x_t, std_t)).pow(2).sum(1).mean().item()
     print(
         f"alpha_bar = {alpha_bar}: 2 (1 - alpha_bar) J_DSM ="
-        f" {2 * (1 - alpha_bar) * dsm_t:.6f},  L_simple = {l_simple:.6f}"
+        f" {2 * (1 - alpha_bar) * dsm_t:.6f},  J_simple = {j_simple:.6f}"
     )
+# both are identities: they hold up to float32 rounding, about 1e-7
+claims.claim(
+    "sigma^2 J_DSM equals half the mean squared error of noise prediction",
+    abs(sigma**2 * dsm - mse / 2) < 1e-5 * mse,
+    sigma2_dsm=sigma**2 * dsm,
+    half_mse=mse / 2,
+)
+claims.claim(
+    "J_simple = 2 (1 - alpha_bar) J_DSM",
+    abs(2 * (1 - alpha_bar) * dsm_t - j_simple) < 1e-5 * j_simple,
+    j_simple=j_simple,
+    dsm_t=dsm_t,
+)
 
-    # Tweedie: E[x | noisy] = noisy + sigma^2 grad log q(noisy)
-    denoised = noisy + sigma**2 * noisy_score
-    before = (noisy - clean).pow(2).sum(1).mean()
-    after = (denoised - clean).pow(2).sum(1).mean()
-    print(
-        f"squared error of the noisy points {before:.4f}"
-        f" (d sigma^2 = {2 * sigma**2:.2f}); after Tweedie"
-        f" denoising {after:.4f}, {1 - after / before:.0%} less"
-    )
+# Tweedie: E[x | noisy] = noisy + sigma^2 grad log p_sigma(noisy),
+# on the 50,000 noisy points of Section 3.4
+denoised = noisy + sigma**2 * noisy_score
+before = (noisy - clean).pow(2).sum(1).mean().item()
+after = (denoised - clean).pow(2).sum(1).mean().item()
+print(
+    f"squared error of the noisy points {before:.4f}"
+    f" (d sigma^2 = {d * sigma**2:.2f}); after Tweedie denoising {after:.4f}"
+)
+
+# %% tags=["prose"]
+display.prose(f"""
+The same numbers, from two formulas. The last line shows what "denoising" means:
+moving each of the 50,000 noisy points of Section 3.4 by $\\sigma^2$ times the exact
+noisy score removes {1 - after / before:.0%} of the noise's squared error. No denoiser
+can do better on average, since $\\mathbb{{E}}[x \\mid \\tilde x]$ is the best guess;
+what remains is the uncertainty about $x$ that is left once $\\tilde x$ is seen.
+""")
 
 # %% [markdown]
-# The same numbers, from two formulas. The last line shows what "denoising" means:
-# moving each of the 50,000 noisy points of Section 3.4 by $\sigma^2$ times the exact
-# noisy score removes about a quarter of the noise's squared error. No denoiser can do
-# better on average, since $\mathbb{E}[x \mid \tilde x]$ is the best guess; what remains
-# is the uncertainty about $x$ that is left once $\tilde x$ is seen.
-#
 # The $\sigma^2$ weighting also explains why noise-prediction losses behave well across
 # noise levels: multiplying the loss by $\sigma^2$ cancels the $1/\sigma^2$ growth of its
 # scale measured in Section 3.4. Chapter 4 uses exactly this weighting to train one
@@ -926,13 +1125,16 @@ with torch.no_grad():
 #
 # ### Exercise 3.3: from predicted noise to score
 #
-# A DDPM network returns `eps`, its prediction of $\epsilon$ at a step whose coefficient
-# is `alpha_bar` $= \bar\alpha_t$. Return the corresponding score.
+# A DDPM network returns `eps`, its prediction $z_\theta(x_t, t)$ of the noise $z$, at a
+# step whose coefficient is `alpha_bar` $= \bar\alpha_t$. Return the corresponding score.
 
 
 # %%
 def score_from_noise_prediction(eps, alpha_bar):
-    """The score at x_t = sqrt(a) x_0 + sqrt(1 - a) eps, from eps."""
+    """The score at x_t = sqrt(a) x_0 + sqrt(1 - a) z, from eps.
+
+    eps is the predicted noise z_theta(x_t, t); a is alpha_bar.
+    """
     # TODO: your code here
     raise NotImplementedError
 
@@ -947,7 +1149,7 @@ from ebm_book.exercises import check_score_from_noise_prediction
 
 def score_from_noise_prediction_solution(eps, alpha_bar):
     # N(x_t; sqrt(a) x_0, (1 - a) I) has the score
-    # -(x_t - sqrt(a) x_0) / (1 - a) = -eps / sqrt(1 - a).
+    # -(x_t - sqrt(a) x_0) / (1 - a) = -z / sqrt(1 - a), and eps predicts z.
     return -eps / math.sqrt(1 - alpha_bar)
 
 
@@ -969,7 +1171,7 @@ check_score_from_noise_prediction(score_from_noise_prediction_solution)
 # ### A mixture whose noisy score we know
 #
 # We train on 10,000 samples of the mixture at $\sigma = 0.3$, and compare with
-# $\nabla \log q_\sigma$, which `noisy_mixture.score` gives exactly.
+# $\nabla \log p_\sigma$, which `noisy_mixture.score` gives exactly.
 
 
 # %%
@@ -981,7 +1183,7 @@ def dsm_objective(sigma):
 
 
 def train_score_net(data, sigma, seed=0):
-    torch.manual_seed(seed)  # the network's initial weights
+    seeds.manual_seed(seed)  # the network's initial weights
     model = nets.ScoreMLP(dim=2, hidden=128, depth=3)
     history = []
     schedule = [(2e-3, 2000), (2e-4, 500), (2e-5, 250)]
@@ -993,27 +1195,51 @@ def train_score_net(data, sigma, seed=0):
             n_steps=n_steps,
             batch_size=512,
             lr=lr,
-            seed=10 * seed + stage,
+            seed=seeds.seed(10 * seed + stage),
             progress=False,
         )
     return model, history
 
 
-train_data = mixture.sample(10_000, generator=seeded(13))
+train_data = mixture.sample(10_000, generator=seeds.generator(13))
 start = time.perf_counter()
 mixture_net, history = train_score_net(train_data, sigma)
+last = torch.tensor(history[-200:])
+final, final_error = last.mean().item(), last.std().item() / 200**0.5
+c_error = standard_error(common)  # of the estimate of C_sigma
 print(
     f"trained in {time.perf_counter() - start:.1f} s; final loss"
-    f" (mean of the last 200 steps) {sum(history[-200:]) / 200:.3f};"
-    f" lowest possible: C_sigma = {c_sigma:.3f}"
+    f" (mean of the last 200 steps) {final:.3f} ± {final_error:.3f};"
+    f" lowest possible: C_sigma = {c_sigma:.3f} ± {c_error:.3f}"
 )
 
-test = noisy_mixture.sample(20_000, generator=seeded(14))
+test = noisy_mixture.sample(20_000, generator=seeds.generator(14))
 fisher = metrics.fisher_divergence(mixture_net, noisy_mixture.score, test)
-scale = noisy_mixture.score(test).pow(2).sum(1).mean().item()
+noisy_scale = noisy_mixture.score(test).pow(2).sum(1).mean().item()
 print(
-    f"Fisher divergence on noisy test data: {fisher:.4f}, that is"
-    f" {fisher / scale:.1%} of E|grad log q|^2 = {scale:.2f}"
+    f"Fisher divergence D_F on noisy test data: {fisher:.4f}, that is"
+    f" {fisher / noisy_scale:.1%} of E|grad log p_sigma|^2 = {noisy_scale:.2f};"
+    f" J_ESM,sigma = D_F / 2 = {fisher / 2:.4f}"
+)
+# Two averages with independent noise: allow 4 combined standard errors.
+gap_error = (final_error**2 + c_error**2) ** 0.5
+claims.claim(
+    "the average training loss settles onto C_sigma, within its noise",
+    abs(final - c_sigma) < 4 * gap_error,
+    final=final,
+    c_sigma=c_sigma,
+    combined_standard_error=gap_error,
+)
+claims.claim(
+    "the excess J_ESM,sigma = D_F / 2 is smaller than the standard error",
+    fisher / 2 < final_error,
+    excess=fisher / 2,
+    standard_error=final_error,
+)
+claims.claim(
+    "the learned field is hard to tell from the exact one (D_F under 2%)",
+    fisher / noisy_scale < 0.02,
+    relative=fisher / noisy_scale,
 )
 
 # %% alt="Four panels: the training loss of the score network, settling onto the dashed line at its lowest possible value C_sigma; the exact noisy score field of the mixture; the learned score field, nearly identical; and a map of the error between the two, small inside the density contours and large far from the data."
@@ -1039,7 +1265,7 @@ axes[0].set(
 )
 axes[0].legend()
 fields = [
-    (noisy_mixture.score, "exact $\\nabla \\log q_\\sigma$"),
+    (noisy_mixture.score, "exact $\\nabla \\log p_\\sigma$"),
     (mixture_net, "learned $s_\\theta$"),
 ]
 for ax, (field, title) in zip(axes[1:3], fields):
@@ -1055,7 +1281,7 @@ plotting.plot_contours(
     levels=torch.linspace(-2, 1, 13).tolist(),
     cmap="magma",
     colorbar=True,
-    label="$\\log_{10} \\| s_\\theta - \\nabla \\log q_\\sigma \\|$",
+    label="$\\log_{10} \\| s_\\theta - \\nabla \\log p_\\sigma \\|$",
 )
 plotting.plot_contours(
     noisy_mixture.energy,
@@ -1070,105 +1296,179 @@ axes[3].set(title="error (white: density contours)")
 plt.tight_layout()
 plt.show()
 
+# %% tags=["prose"]
+display.prose(f"""
+The training loss is noisy, as Section 3.4 predicted: over the last 200 steps single
+batches scatter with a standard deviation of {last.std():.2f}. Their average,
+{final:.3f} ± {final_error:.3f}, sits on $C_\\sigma$ = {c_sigma:.3f} ± {c_error:.3f}
+within the noise.
+The Fisher divergence between $p_\\sigma$ and the model, which we can measure here on
+test points because the noisy score is known, is $D_F$ = {fisher:.4f}, that is
+{fisher / noisy_scale:.1%} of $\\mathbb{{E}}\\lVert\\nabla\\log p_\\sigma\\rVert^2$.
+""")
+
 # %% [markdown]
-# The training loss is noisy, as Section 3.4 predicted: single batches scatter by about
-# one unit on either side of $C_\sigma$. Its average settles just above $C_\sigma$, which
-# the *expected* loss can never cross; the small excess is the Fisher divergence we are
-# minimizing, hidden under the constant. The learned field is hard to tell from the exact
-# one where the data lives, but the error map tells a different story at the edges: the
-# error grows by orders of magnitude away from the three modes. We quantify it by
-# splitting points by their density: the noisy test samples in the top half of
-# $\log q_\sigma$, those in the bottom 5%, and uniform points of $[-4, 4]^2$ whose
-# density is below that of 99% of the data. Besides the Fisher divergence we report the
-# average cosine between the learned and the exact score, which says whether the learned
-# arrows at least point the right way.
+# The *expected* loss can never go below $C_\sigma$: it is
+# $C_\sigma + J_{\text{ESM},\sigma}$, and the excess
+# $J_{\text{ESM},\sigma} = D_F/2$, half the Fisher divergence, is smaller than the
+# standard error of the averaged loss. The loss says that training has converged; only
+# the Fisher divergence says how good the result is.
+
+# %% [markdown]
+# The learned field is hard to tell from the exact one where the data lives, but the
+# error map tells a different story at the edges: the error grows steeply away from
+# the three modes. We quantify it by splitting points by their density: the noisy test
+# samples in the top half of $\log p_\sigma$, those in the bottom 5%, and uniform
+# points of $[-4, 4]^2$ whose density is below that of 99% of the data. Besides the
+# mean squared error we report the average cosine between the learned and the exact
+# score, which says whether the learned arrows at least point the right way.
 
 # %%
-log_q = noisy_mixture.log_prob(test)
-levels = torch.quantile(log_q, torch.tensor([0.01, 0.05, 0.5]))
-uniform = torch.empty(40_000, 2).uniform_(-4, 4, generator=seeded(15))
+log_density = noisy_mixture.log_prob(test)
+levels = torch.quantile(log_density, torch.tensor([0.01, 0.05, 0.5]))
+uniform = torch.empty(40_000, 2).uniform_(-4, 4, generator=seeds.generator(15))
 rare = noisy_mixture.log_prob(uniform) < levels[0]
 regions = {
-    "high density (top 50% of test points)": test[log_q > levels[2]],
-    "low density (bottom 5% of test points)": test[log_q < levels[1]],
+    "high density (top 50% of test points)": test[log_density > levels[2]],
+    "low density (bottom 5% of test points)": test[log_density < levels[1]],
     "rare (uniform points below the 1% level)": uniform[rare],
 }
-rows = []
+rows, errors, norms, cosines = [], [], [], []
 for name, points in regions.items():
     exact = noisy_mixture.score(points)
     with torch.no_grad():
         learned = mixture_net(points)
-    error = metrics.fisher_divergence(mixture_net, noisy_mixture.score, points)
-    norm = exact.pow(2).sum(1).mean().item()
-    cosine = torch.cosine_similarity(learned, exact, dim=1).mean().item()
-    rows.append([name, len(points), error, norm, error / norm, cosine])
+    errors.append(
+        metrics.fisher_divergence(mixture_net, noisy_mixture.score, points)
+    )
+    norms.append(exact.pow(2).sum(1).mean().item())
+    cosines.append(
+        torch.cosine_similarity(learned, exact, dim=1).mean().item()
+    )
+    row = [errors[-1], norms[-1], errors[-1] / norms[-1], cosines[-1]]
+    rows.append([name, len(points)] + row)
 display.show_table(
     [
         "region",
         "points",
-        "Fisher divergence",
-        "$\\mathbb{E}\\lVert \\nabla \\log q_\\sigma\\rVert^2$",
+        "mean $\\lVert s_\\theta - \\nabla \\log p_\\sigma\\rVert^2$",
+        "mean $\\lVert \\nabla \\log p_\\sigma\\rVert^2$",
         "relative",
         "mean cosine",
     ],
     rows,
 )
+# averages over thousands of points: their Monte Carlo error is small next
+# to these margins, which leave room for other trained networks
+claims.claim(
+    "where data is dense the squared error is under 1% of the squared score",
+    errors[0] / norms[0] < 0.01,
+    relative=errors[0] / norms[0],
+)
+claims.claim(
+    "in the rare region the mean squared error is many times larger",
+    errors[2] > 10 * errors[0],
+    ratio=errors[2] / errors[0],
+)
+claims.claim(
+    "the relative error grows more slowly, the true score being larger",
+    norms[2] > norms[0] and errors[2] / norms[2] < errors[2] / norms[0],
+    norms=[round(n, 2) for n in norms],
+)
+claims.claim(
+    "the mean cosine stays close to one in every region",
+    min(cosines) > 0.95,
+    cosines=[round(c, 4) for c in cosines],
+)
+
+# %% tags=["prose"]
+display.prose(f"""
+Where the data is dense, the squared error is {errors[0] / norms[0]:.1%} of the
+squared score. In the rare region, the mean squared error is
+{errors[2] / errors[0]:.0f} times larger: denoising score matching only ever sees noisy points within a few
+$\\sigma$ of the data, and elsewhere the network extrapolates. The extrapolation is
+smooth, so the arrows still point the right way (the mean cosine is at least
+{min(cosines):.2f} in every region), and the relative error grows more slowly, to
+{errors[2] / norms[2]:.1%}, because the true score is large out there. That is what
+keeps chains started far away moving inwards.
+""")
 
 # %% [markdown]
-# Where the data is dense, the squared error is well under 1% of the squared score. In
-# the rare region, the absolute error is hundreds of times larger: denoising score
-# matching only ever sees noisy points within a few $\sigma$ of the data, and elsewhere
-# the network extrapolates. The extrapolation is smooth, so the arrows still point
-# roughly the right way (the cosine stays close to one), and the relative error grows
-# more slowly because the true score is large out there. That is what keeps chains
-# started far away moving inwards.
-#
 # Now we sample. We run Langevin dynamics (Chapter 2) from 2000 points spread uniformly
 # over $[-3, 3]^2$, once with the learned score and once with the exact noisy score, with
-# the same step size $\epsilon = 0.02$ and the same 1000 steps, and compare both with
-# fresh samples of $q_\sigma$: the target of the learned score is the *noisy*
-# distribution. The sliced Wasserstein distance (Chapter 2) between fresh samples of
-# $q_\sigma$ gives the finite-sample floor.
+# the same step size $\epsilon = 0.02$ and the same 1000 steps. Both runs start from the
+# same points and draw the same noise $z$ at every step, so that they differ only in the
+# score. We compare both with fresh samples of $p_\sigma$ (the target of the learned
+# score is the *noisy* distribution); the sliced Wasserstein distance (Chapter 2)
+# between fresh samples of $p_\sigma$ gives the finite-sample floor, averaged over five
+# draws.
 
 # %%
-g = seeded(16)
+g = seeds.generator(16)
 start_points = torch.empty(2000, 2).uniform_(-3, 3, generator=g)
 reference = noisy_mixture.sample(2000, generator=g)
 samplers = {"learned": mixture_net, "exact noisy": noisy_mixture.score}
 with torch.no_grad():
-    chains = {
+    chains = {  # the same noise for both: a fresh generator, the same seed
         name: sampling.langevin(
-            score, start_points, 0.02, 1000, generator=g
+            score, start_points, 0.02, 1000, generator=seeds.generator(19)
         ).samples
         for name, score in samplers.items()
     }
-fresh = [noisy_mixture.sample(2000, generator=g) for _ in range(3)]
-floor = sum(
-    metrics.sliced_wasserstein(f, reference, generator=g) for f in fresh
-) / len(fresh)
-weights, _ = metrics.mode_weights(fresh[0], noisy_mixture)
-rows = [["fresh samples of $q_\\sigma$ (floor)", floor]]
-rows[0] += [f"{w:.3f}" for w in weights.tolist()]
+fresh = [noisy_mixture.sample(2000, generator=g) for _ in range(5)]
+floors = torch.tensor(
+    [metrics.sliced_wasserstein(f, reference, generator=g) for f in fresh]
+)
+floor = floors.mean().item()
+true_weights = noisy_mixture.weights.double()
+rows = [
+    [f"fresh samples of $p_\\sigma$ (floor: mean ± std of {len(fresh)})"]
+    + [f"{floor:.3f} ± {floors.std():.3f}"]
+    + [f"{w:.3f}" for w in metrics.mode_weights(fresh[0], noisy_mixture)[0]]
+]
+distances, deviations = {}, {}
 for name, samples in chains.items():
-    distance = metrics.sliced_wasserstein(samples, reference, generator=g)
+    distances[name] = metrics.sliced_wasserstein(
+        samples, reference, generator=g
+    )
     weights, errors = metrics.mode_weights(samples, noisy_mixture)
-    rows.append([f"Langevin, {name} score", distance])
-    rows[-1] += [
-        f"{w:.3f} ± {e:.3f}" for w, e in zip(weights.tolist(), errors.tolist())
-    ]
+    deviations[name] = (weights - true_weights).abs().max().item()
+    rows.append([f"Langevin, {name} score", f"{distances[name]:.3f}"])
+    rows[-1] += [f"{w:.3f} ± {e:.3f}" for w, e in zip(weights, errors)]
 display.show_table(
     [
         "samples",
-        "sliced Wasserstein to $q_\\sigma$",
+        "sliced Wasserstein to $p_\\sigma$",
         "weight of mode 1 (0.5)",
         "mode 2 (0.3)",
         "mode 3 (0.2)",
     ],
     rows,
 )
+ends = [noisy_mixture.assign(samples) for samples in chains.values()]
+switched = (ends[0] != ends[1]).double().mean().item()
+ratios = {name: distance / floor for name, distance in distances.items()}
+# A single run of 2000 chains: distances scatter by about half the floor
+# from run to run, and the chains' mode weights by their binomial standard
+# error (0.011) around a bias of a few hundredths; the bounds leave room.
+claims.claim(
+    "both samplers come within a small factor (four) of the floor",
+    max(ratios.values()) < 4,
+    **ratios,
+)
+claims.claim(
+    "the mode weights of both samplers are within 0.08 of the truth",
+    max(deviations.values()) < 0.08,
+    **deviations,
+)
+claims.claim(
+    "only a few percent of the chains end in a different mode",
+    switched < 0.1,
+    switched=switched,
+)
 
-# %% alt="Three scatter plots of the noisy mixture: fresh exact samples, samples from Langevin dynamics with the learned score, and with the exact noisy score. All three look alike: three modes with the same relative weights."
-panels = [("fresh samples of $q_\\sigma$", fresh[0])] + [
+# %% alt="Three scatter plots of the noisy mixture: fresh exact samples, samples from Langevin dynamics with the learned score, and with the exact noisy score. All three look alike: three modes with similar relative weights."
+panels = [("fresh samples of $p_\\sigma$", fresh[0])] + [
     (f"Langevin, {name} score", samples) for name, samples in chains.items()
 ]
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.7))
@@ -1178,14 +1478,22 @@ for ax, (title, samples) in zip(axes, panels):
 plt.tight_layout()
 plt.show()
 
+# %% tags=["prose"]
+display.prose(f"""
+Langevin dynamics with the learned score produces samples that are hard to tell from
+fresh ones by eye. By the numbers, its distance to $p_\\sigma$ is
+{ratios["learned"]:.1f} times the floor, and that of Langevin with the exact score
+{ratios["exact noisy"]:.1f} times. A sharper comparison follows the chains one by one:
+since the two runs share their starting points and their noise, the learned score
+changed the final mode of only {switched:.1%} of the chains. The mode weights of both
+samplers are within {max(deviations.values()):.2f} of the truth. Weights are where
+Langevin sampling is weakest: the chains mostly settle in the basin of attraction where they start, as in
+Chapter 2, so even with the exact score the weights reflect the starting points as well
+as the density, and the few chains that cross between modes travel through exactly the
+region where the learned score is least accurate.
+""")
+
 # %% [markdown]
-# Langevin dynamics with the learned score produces samples that are hard to tell from
-# fresh ones, by eye and by the numbers: its distance is close to the floor, and at
-# least as close as that of Langevin with the exact score. The mode weights of both are within
-# about two standard errors of the truth. The chains mostly settle in the basin of
-# attraction where they start, as in Chapter 2, and the few that cross between modes
-# travel through exactly the region where the learned score is least accurate.
-#
 # ### Two moons: no known score
 #
 # The same recipe on a data set with no formula for its density: the two moons, with
@@ -1194,10 +1502,10 @@ plt.show()
 
 # %%
 moons_sigma = 0.1
-moons = datasets.two_moons(10_000, generator=seeded(17))
+moons = datasets.two_moons(10_000, generator=seeds.generator(17))
 moons_net, _ = train_score_net(moons, moons_sigma)
 
-g = seeded(18)
+g = seeds.generator(18)
 
 
 def fresh_noisy_moons(n=2000):
@@ -1211,17 +1519,25 @@ with torch.no_grad():
     moons_samples = sampling.langevin(
         moons_net, start_points, 0.002, 2000, generator=g
     ).samples
-floor = (
-    sum(
+moons_floors = torch.tensor(
+    [
         metrics.sliced_wasserstein(fresh_noisy_moons(), reference, generator=g)
-        for _ in range(3)
-    )
-    / 3
+        for _ in range(5)
+    ]
 )
+moons_floor = moons_floors.mean().item()
 distance = metrics.sliced_wasserstein(moons_samples, reference, generator=g)
 print(
     f"sliced Wasserstein to fresh noisy moons: Langevin {distance:.3f},"
-    f" floor {floor:.3f} ({distance / floor:.1f} x the floor)"
+    f" floor {moons_floor:.3f} ± {moons_floors.std():.3f} (mean ± std of 5)"
+)
+# "trace out both moons": the distance stays within a small factor of the
+# floor (about 1.3 to 2.5 times it across seeds; 4 leaves room)
+claims.claim(
+    "the moons' Langevin samples come within a small factor of the floor",
+    distance < 4 * moons_floor,
+    distance=distance,
+    floor=moons_floor,
 )
 
 # %% alt="Left: two-moons training data with the learned score field, whose arrows point toward the two crescents. Right: 2000 Langevin samples drawn with the learned score, which trace out both moons."
@@ -1243,16 +1559,22 @@ axes[1].set(title="2000 Langevin samples")
 plt.tight_layout()
 plt.show()
 
+# %% tags=["prose"]
+display.prose(f"""
+The score network has learned the shape of the moons from samples alone, and Langevin
+dynamics turns it into new samples spread along both curves. Their distance to fresh
+data is {distance / moons_floor:.1f} times the floor, and the difference is
+{(distance - moons_floor) / moons_floors.std():.1f} times the scatter of the floor's
+own draws: with 2000 samples, this metric resolves only clear differences. Two effects
+keep the samples from matching the data exactly, however many we draw. One is the
+sampler: the chains, started uniformly, must spread along the curves by diffusion,
+which is slow. The other is the score: along a curve the true score is nearly zero,
+while across it the score is of order $1/\\sigma$, so a small *relative* error of the
+network becomes a systematic drift along the curve. Without a ground truth we cannot
+separate the two here; on the mixture we could.
+""")
+
 # %% [markdown]
-# The score network has learned the shape of the moons from samples alone, and Langevin
-# dynamics turns it into new samples spread along both curves. The distance to fresh
-# data is somewhat above the floor. Part of the gap is the sampler: the chains, started
-# uniformly, must spread along the curves by diffusion, which is slow. Part is the
-# score: along a curve the true score is nearly zero, while across it the score is of
-# order $1/\sigma$, so a small *relative* error of the network becomes a systematic
-# drift along the curve. Without a ground truth we cannot separate the two here; on the
-# mixture we could.
-#
 # Three observations from this section lead to the next chapter. The learned score is
 # accurate only where the data is, but Langevin chains *start* where it is not. A large
 # $\sigma$ would spread the noisy data over more of the space and make the score
@@ -1279,18 +1601,20 @@ plt.show()
 #     fundamentally, implicit score matching assumes a differentiable data density, and
 #     natural data concentrates near low-dimensional structure, where $\nabla \log p$ is
 #     undefined or enormous. Denoising score matching works with any $p$, since
-#     $q_\sigma$ is always smooth, and it costs one forward pass. Its bias, learning
-#     $\nabla\log q_\sigma$, turns out to be useful: Chapter 4 needs the noisy scores
+#     $p_\sigma$ is always smooth, and it costs one forward pass. Its bias, learning
+#     $\nabla\log p_\sigma$, turns out to be useful: Chapter 4 needs the noisy scores
 #     anyway.
 #
 # ??? question "3. The training loss of denoising score matching never approaches zero. How can you tell whether a model is good when the true score is unknown?"
-#     The loss equals the Fisher divergence plus $C_\sigma$, a constant that depends on
-#     the unknown data distribution, so its absolute value says little; only
-#     *differences* of the loss between models, on the same data and noise, are
-#     meaningful. Compare models on held-out data with a fixed noise draw (the variance
-#     measured in Section 3.4 makes this essential at small $\sigma$), and judge the end
-#     product by sample quality, with a metric and its finite-sample floor, as in
-#     Section 3.6.
+#     The expected loss is $C_\sigma + J_{\text{ESM},\sigma}$: a constant that depends
+#     on the unknown data distribution, plus half the Fisher divergence between
+#     $p_\sigma$ and the model. Its absolute value says little, and in Section 3.6 the
+#     excess $J_{\text{ESM},\sigma}$ was even smaller than the standard error of the
+#     averaged training loss. Only *differences* of the loss between models, on the same
+#     data and noise, are meaningful. Compare models on held-out data with a fixed noise
+#     draw (the variance measured in Section 3.4 makes this essential at small
+#     $\sigma$), and judge the end product by sample quality, with a metric and its
+#     finite-sample floor, as in Section 3.6.
 #
 # ??? question "4. In the hands-on, chains started uniformly still ended up near the data, although the learned score was worst far from it. Why, and when would this fail?"
 #     Far from the data the learned field was still roughly right in direction (the mean
@@ -1299,14 +1623,16 @@ plt.show()
 #     dimension almost all of the space is far from the data and never visited by noisy
 #     samples, so a chain started at random sees an untrained field, and may stall or
 #     drift towards spurious modes. Between modes, errors in the score also change how
-#     often chains switch modes, and so the mode weights. Larger noise levels cover this
-#     empty space: the starting point of Chapter 4.
+#     often chains switch modes, and so the mode weights (in Section 3.6 the learned
+#     score sent a few percent of the chains to a different mode than the exact score
+#     did). Larger noise levels cover this empty space: the starting point of Chapter 4.
 #
 # ## Summary
 #
-# - Explicit score matching, half the Fisher divergence
-#   $\tfrac12\mathbb{E}_p\lVert s_\theta - \nabla\log p\rVert^2$, is the natural objective
-#   but needs the unknown score.
+# - Explicit score matching,
+#   $J_{\text{ESM}} = \tfrac12\mathbb{E}_p\lVert s_\theta - \nabla\log p\rVert^2$, half the
+#   Fisher divergence between the data and the model, is the natural objective but needs
+#   the unknown score.
 # - Integration by parts turns it into implicit score matching,
 #   $\mathbb{E}_p[\tfrac12\lVert s_\theta\rVert^2 + \operatorname{tr}\nabla_x s_\theta]$, up
 #   to a constant, for differentiable models and densities with vanishing boundary
@@ -1316,15 +1642,19 @@ plt.show()
 #   $v^\top \nabla_x (v^\top s_\theta)$ with random $v$, one pass at any $d$; the
 #   variance-reduced form keeps the scatter of the estimate small.
 # - Denoising score matching regresses $s_\theta(x + \sigma z)$ onto $-z/\sigma$. It
-#   equals explicit score matching for the noisy density $q_\sigma$ up to a constant
-#   $C_\sigma$, so it learns $\nabla\log q_\sigma$: a bias of order $\sigma^2$ in the
-#   score, and a gradient variance growing like $1/\sigma^2$.
-# - Noise prediction is the same thing: $s_\theta = -\epsilon_\theta/\sigma$, and
-#   $\sigma^2 J_{\text{DSM}} = \tfrac12\mathbb{E}\lVert\epsilon_\theta - z\rVert^2$; in
-#   DDPM's notation, $s_\theta = -\epsilon_\theta/\sqrt{1-\bar\alpha_t}$.
+#   equals explicit score matching for the noisy density $p_\sigma$ up to a constant
+#   $C_\sigma$, so it learns $\nabla\log p_\sigma$: a bias of order $\sigma^2$ in the
+#   score, and a gradient variance growing like $1/\sigma^2$. Its loss never goes below
+#   $C_\sigma$ in expectation, and says little about how good the model is.
+# - Noise prediction is the same thing: $s_\theta = -z_\theta/\sigma$, and
+#   $\sigma^2 J_{\text{DSM}} = \tfrac12\mathbb{E}\lVert z_\theta - z\rVert^2$; in
+#   DDPM's notation, $s_\theta = -z_\theta/\sqrt{1-\bar\alpha_t}$. Tweedie's formula,
+#   $\mathbb{E}[x \mid \tilde x] = \tilde x + \sigma^2\nabla\log p_\sigma(\tilde x)$, turns
+#   a score into the best denoiser.
 # - A small score network trained by denoising score matching and sampled with Langevin
 #   dynamics generates good 2-D samples, but its score is least accurate where the data
-#   is rare, which is where sampling starts.
+#   is rare, which is where sampling starts; and the sampler's own weakness, mode
+#   weights shaped by where the chains start, remains even with the exact score.
 #
 # ## References
 #
@@ -1338,6 +1668,11 @@ plt.show()
 # - M. F. Hutchinson (1989). *A stochastic estimator of the trace of the influence
 #   matrix for Laplacian smoothing splines.* Communications in Statistics – Simulation
 #   and Computation 18(3).
+# - H. Robbins (1956). *An empirical Bayes approach to statistics.* Proceedings of the
+#   Third Berkeley Symposium on Mathematical Statistics and Probability 1. (Tweedie's
+#   formula.)
+# - B. Efron (2011). *Tweedie's formula and selection bias.* Journal of the American
+#   Statistical Association 106(496).
 # - J. Ho, A. Jain, P. Abbeel (2020). *Denoising diffusion probabilistic models.*
 #   NeurIPS.
 # - Y. Song, S. Ermon (2019). *Generative modeling by estimating gradients of the data
