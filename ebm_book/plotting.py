@@ -26,7 +26,16 @@ from ._style import (  # the house style lives in its own module; it is part of 
     OKABE_ITO,
     use_book_style,
 )
-from ._validation import check_bounds, check_points, check_positive
+from ._validation import (
+    check_bounds,
+    check_callable,
+    check_energy_values,
+    check_int,
+    check_points,
+    check_positive,
+    check_real,
+    check_vector_field,
+)
 
 __all__ = [
     "OKABE_ITO",
@@ -44,6 +53,7 @@ __all__ = [
 
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 
+
 def _axes(ax: plt.Axes | None, projection: str | None = None) -> plt.Axes:
     if ax is not None:
         return ax
@@ -51,15 +61,11 @@ def _axes(ax: plt.Axes | None, projection: str | None = None) -> plt.Axes:
     return fig.add_subplot(projection=projection)
 
 
-def _evaluate(fn: EnergyFn, points: torch.Tensor) -> np.ndarray:
+def _evaluate(fn: EnergyFn, points: torch.Tensor, name: str = "fn") -> np.ndarray:
     """Evaluate ``fn`` on a batch without building a graph, as a NumPy array."""
+    check_callable(fn, name)
     with torch.no_grad():
-        values = fn(points)
-    if values.shape != (points.shape[0],):
-        raise ValueError(
-            f"the function must map ({points.shape[0]}, {points.shape[1]}) points to shape "
-            f"({points.shape[0]},); got {tuple(values.shape)}."
-        )
+        values = check_energy_values(fn(points), points, name=name)
     return values.detach().cpu().double().numpy()
 
 
@@ -85,8 +91,7 @@ def evaluate_on_grid(
            [2., 1., 2.]])
     """
     (x0, x1), (y0, y1) = check_bounds([xlim, ylim], "xlim/ylim")
-    if not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an integer >= 2; got {n!r}.")
+    check_int(n, "n", minimum=2)
     xs, ys = torch.linspace(x0, x1, n), torch.linspace(y0, y1, n)
     X, Y = torch.meshgrid(xs, ys, indexing="xy")
     points = torch.stack([X.reshape(-1), Y.reshape(-1)], dim=1)
@@ -96,8 +101,8 @@ def evaluate_on_grid(
 
 def _curve(fn: EnergyFn, xlim: tuple[float, float], n: int) -> tuple[np.ndarray, np.ndarray]:
     ((x0, x1),) = check_bounds([xlim], "xlim")
-    xs = torch.linspace(x0, x1, n)
-    return xs.numpy(), _evaluate(fn, xs[:, None])
+    xs = torch.linspace(x0, x1, check_int(n, "n", minimum=2))
+    return xs.numpy(), _evaluate(fn, xs[:, None], "energy")
 
 
 def plot_energy_1d(
@@ -210,8 +215,11 @@ def plot_energy_2d(
     structure of the valleys.
     """
 
+    if max_energy is not None:
+        max_energy = check_real(max_energy, "max_energy")
+
     def clipped(x: torch.Tensor) -> torch.Tensor:
-        values = energy(x)
+        values = check_energy_values(check_callable(energy, "energy")(x), x)
         return values if max_energy is None else values.clamp(max=max_energy)
 
     return plot_contours(
@@ -286,7 +294,7 @@ def plot_surface_3d(
         raise ValueError("ax must be a 3-D axes: create it with fig.add_subplot(projection='3d').")
     X, Y, values = evaluate_on_grid(fn, xlim, ylim, n)
     if max_value is not None:
-        values = np.minimum(values, max_value)
+        values = np.minimum(values, check_real(max_value, "max_value"))
     ax.plot_surface(X, Y, values, cmap=cmap, linewidth=0, antialiased=True, alpha=0.95)
     ax.set(xlabel="$x_1$", ylabel="$x_2$", zlabel=zlabel)
     return ax
@@ -348,15 +356,10 @@ def plot_score_field(
     if style not in ("arrows", "streamlines"):
         raise ValueError(f"style must be 'arrows' or 'streamlines'; got {style!r}.")
     (x0, x1), (y0, y1) = check_bounds([xlim, ylim], "xlim/ylim")
-    if not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an integer >= 2; got {n!r}.")
+    check_int(n, "n", minimum=2)
     X, Y = torch.meshgrid(torch.linspace(x0, x1, n), torch.linspace(y0, y1, n), indexing="xy")
     points = torch.stack([X.reshape(-1), Y.reshape(-1)], dim=1)
-    field = score(points)
-    if not isinstance(field, torch.Tensor) or field.shape != points.shape:
-        raise ValueError(
-            f"score must map ({points.shape[0]}, 2) points to shape ({points.shape[0]}, 2)."
-        )
+    field = check_vector_field(check_callable(score, "score")(points), points, "score")
     U, V = (field.detach().cpu().double().numpy().T).reshape(2, n, n)
     magnitude = np.hypot(U, V)
     ax = _axes(ax)

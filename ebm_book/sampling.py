@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ._validation import check_points, check_positive, check_positive_int
-from .noise import annealed_step_sizes, check_sigmas
+from ._validation import check_int, check_points, check_positive, check_sigmas
+from .noise import annealed_step_sizes
 from .score import score_from_energy
 
 __all__ = [
@@ -72,7 +72,7 @@ class _Recorder:
 
     def __init__(self, x0: torch.Tensor, record_every: int | None) -> None:
         if record_every is not None:
-            check_positive_int(record_every, "record_every")
+            check_int(record_every, "record_every")
         self.every = record_every
         self.states = [x0.clone()] if record_every else []
 
@@ -113,7 +113,7 @@ def _check_finite(x: torch.Tensor, step: int, step_size: float) -> None:
 
 def _check_sampler_args(x0: torch.Tensor, step_size: float, n_steps: int) -> float:
     check_points(x0, name="x0")
-    check_positive_int(n_steps, "n_steps")
+    check_int(n_steps, "n_steps")
     return check_positive(step_size, "step_size")
 
 
@@ -320,7 +320,7 @@ def annealed_langevin(
     sigmas = check_sigmas(sigmas)
     steps = annealed_step_sizes(sigmas, step_size).tolist()
     check_points(x0, name="x0")
-    check_positive_int(n_steps_each, "n_steps_each")
+    check_int(n_steps_each, "n_steps_each")
     x = x0.detach().clone()
     recorder = _Recorder(x, record_every)
     step = 0
