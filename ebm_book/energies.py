@@ -92,6 +92,11 @@ class Energy:
     def score(self, x: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         r"""Score $\nabla_x \log p_T(x) = -\nabla_x E(x) / T$, shape ``(N, d)``."""
         check_points(x, self.dim)
+        if isinstance(temperature, torch.Tensor) and temperature.numel() > 1:
+            raise ValueError(
+                f"temperature must be one number; got a tensor of shape {tuple(temperature.shape)}. "
+                "Called as a noise-conditional score s(x, sigma)? Use GaussianMixture.noisy_score."
+            )
         temperature = check_positive(temperature, "temperature")
         return self._score(x) / temperature
 

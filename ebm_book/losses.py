@@ -24,6 +24,7 @@ import torch
 from ._validation import (
     call_checked,
     check_callable,
+    check_depends_on_input,
     check_generator,
     check_int,
     check_points,
@@ -90,7 +91,7 @@ def implicit_score_matching(model: ScoreFn, x: torch.Tensor) -> torch.Tensor:
     check_points(x)
     with torch.enable_grad():  # the trace differentiates the model with respect to x
         x = x.detach().requires_grad_(True)
-        scores = _scores(model, x)
+        scores = check_depends_on_input(_scores(model, x), "model")
         trace = _exact_trace(scores, x, create_graph=True)
     return (0.5 * (scores**2).sum(dim=1) + trace).mean()
 
@@ -129,7 +130,7 @@ def sliced_score_matching(
     check_generator(generator, "cpu")
     with torch.enable_grad():  # each projection differentiates the model with respect to x
         x = x.detach().requires_grad_(True)
-        scores = _scores(model, x)
+        scores = check_depends_on_input(_scores(model, x), "model")
         total = torch.zeros((), dtype=scores.dtype, device=x.device)
         for _ in range(n_projections):
             v = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)

@@ -247,7 +247,7 @@ def monte_carlo_partition(
     """
     check_callable(energy, "energy")
     bounds = check_bounds(bounds)
-    n_samples = check_int(n_samples, "n_samples")
+    n_samples = check_int(n_samples, "n_samples", minimum=2)  # 2 for a standard error
     temperature = check_positive(temperature, "temperature")
     check_generator(generator, "cpu")
     low = torch.tensor([b[0] for b in bounds], dtype=torch.float64)
@@ -315,10 +315,11 @@ def importance_sampling_partition(
             "proposal must have the methods sample(n, generator=...) and log_prob(x), as "
             f"ebm_book.energies.Gaussian does; got {type(proposal).__name__}."
         )
-    n_samples = check_int(n_samples, "n_samples")
+    n_samples = check_int(n_samples, "n_samples", minimum=2)  # 2 for a standard error
     temperature = check_positive(temperature, "temperature")
     check_generator(generator)
-    x = check_points(proposal.sample(n_samples, generator=generator), name="proposal.sample(n)")
+    x = proposal.sample(n_samples, generator=generator)
+    check_points(x, dim=getattr(energy, "dim", None), name="proposal.sample(n)")
     if x.shape[0] != n_samples:
         raise ValueError(
             f"proposal.sample(n) must return n = {n_samples} points; got {x.shape[0]}."

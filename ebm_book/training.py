@@ -117,7 +117,7 @@ def _check_model(model: object, data: torch.Tensor, averaged_model: object) -> N
     parameters = list(model.parameters())
     if not parameters:
         raise ValueError(f"model has no parameters to train: {type(model).__name__}.")
-    check_points(data, name="data")
+    check_points(data, dim=getattr(model, "dim", None), name="data")  # the book's nets have one
     if parameters[0].device != data.device:
         raise ValueError(
             f"data is on {data.device} but the model is on {parameters[0].device}: "
@@ -155,6 +155,7 @@ def _non_finite_loss(value: float, step: int, lr: float) -> str:
             "are finite). Check the model's output and the loss on one batch."
         )
     return (
-        f"the loss became {value} at step {step}, after {step - 1} updates from a finite "
-        f"loss: training diverged. Try a smaller lr (now {lr:g})."
+        f"the loss became {value} at step {step}, after {step - 1} update"
+        f"{'s' if step > 2 else ''} from a finite loss: training diverged. Try a smaller lr "
+        f"(now {lr:g})."
     )

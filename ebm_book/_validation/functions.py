@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import torch
 
-from .points import _first_bad_row, all_finite
+from .points import _first_bad_point, all_finite
 
 
 def check_callable(fn: object, name: str, args: tuple[str, ...] = ("x",)) -> Callable:
@@ -31,8 +31,9 @@ def check_callable(fn: object, name: str, args: tuple[str, ...] = ("x",)) -> Cal
     try:
         signature.bind(*args)
     except TypeError:
+        takes = ", ".join(str(p.replace(annotation=p.empty)) for p in signature.parameters.values())
         raise TypeError(
-            f"{name} is called as {usage}, but the function passed takes {signature}."
+            f"{name} is called as {usage}, but the function passed takes ({takes})."
         ) from None
     return fn
 
@@ -123,9 +124,7 @@ def check_energy_values(
     bad = ~torch.isfinite(values) if finite else torch.isnan(values) | (values == -math.inf)
     if bad.any():
         what = "NaN or inf" if finite else "NaN or -inf"
-        raise ValueError(
-            f"{name} returned {what} at the points x of {_first_bad_row(points, bad)}."
-        )
+        raise ValueError(f"{name} returned {what} at {_first_bad_point(points, bad)}.")
     return values
 
 
@@ -142,7 +141,7 @@ def check_vector_field(
     >>> check_vector_field(x / 0.0, x)
     Traceback (most recent call last):
     ...
-    ValueError: score returned NaN or inf at the points x of 4 of its 4 rows (the first is row 0: [0.0, 0.0]).
+    ValueError: score returned NaN or inf at 4 of the 4 points (the first is x = [0.0, 0.0]).
     """
     shape = tuple(points.shape)
     values = _check_tensor_output(values, name, f"of shape {shape}")
@@ -153,9 +152,7 @@ def check_vector_field(
         )
     if finite and not all_finite(values):
         bad = ~torch.isfinite(values).all(dim=1)
-        raise ValueError(
-            f"{name} returned NaN or inf at the points x of {_first_bad_row(points, bad)}."
-        )
+        raise ValueError(f"{name} returned NaN or inf at {_first_bad_point(points, bad)}.")
     return values
 
 

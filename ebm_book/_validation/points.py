@@ -39,6 +39,12 @@ def _first_bad_row(x: torch.Tensor, bad: torch.Tensor) -> str:
     return f"{len(rows)} of its {x.shape[0]} rows (the first is row {first}: {_short(x[first])})"
 
 
+def _first_bad_point(x: torch.Tensor, bad: torch.Tensor) -> str:
+    """``"2 of the 10 points (the first is x = [0.5, 1.0])"`` for a row mask ``bad``."""
+    rows = bad.nonzero().flatten()
+    return f"{len(rows)} of the {x.shape[0]} points (the first is x = {_short(x[rows[0]])})"
+
+
 def check_points(x: object, dim: int | None = None, name: str = "x") -> torch.Tensor:
     """Check that ``x`` is a batch of points: a finite floating-point tensor of shape ``(N, d)``.
 

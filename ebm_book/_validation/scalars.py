@@ -12,10 +12,11 @@ def _number(value: object, name: str, expected: str) -> float:
     """``value`` as a float, or a ``TypeError`` saying that ``name`` must be ``expected``."""
     if isinstance(value, torch.Tensor) and value.numel() != 1:
         raise ValueError(
-            f"{name} must be {expected}, a single number; got a tensor of shape {tuple(value.shape)}."
+            f"{name} must be {expected}; got a tensor of {value.numel()} values, "
+            f"shape {tuple(value.shape)}."
         )
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be {expected}; got the bool {value}.")
+    if isinstance(value, (bool, str, bytes)):  # float() would take True and "0.1"
+        raise TypeError(f"{name} must be {expected}; got the {type(value).__name__} {value!r}.")
     try:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
