@@ -65,10 +65,10 @@ def show_table(headers: Sequence[str], rows: Sequence[Sequence[object]]):
     | 1 | 0.01235 |
     | 2 | 3 |
     """
-    if isinstance(headers, str) or not isinstance(headers, Sequence):
+    if isinstance(headers, str) or not hasattr(headers, "__len__"):
         raise TypeError(f"headers must be a list of column titles; got {headers!r}.")
     for i, row in enumerate(rows):
-        if isinstance(row, str) or not isinstance(row, Sequence):
+        if isinstance(row, str) or not hasattr(row, "__len__"):  # a list, tuple or array
             raise TypeError(f"rows[{i}] must be a list of entries, one per header; got {row!r}.")
         if len(row) != len(headers):
             raise ValueError(
