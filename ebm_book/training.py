@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import torch
 
+from . import nets
 from ._validation import check_callable, check_int, check_points, check_positive
 
 __all__ = ["train"]
@@ -117,7 +118,8 @@ def _check_model(model: object, data: torch.Tensor, averaged_model: object) -> N
     parameters = list(model.parameters())
     if not parameters:
         raise ValueError(f"model has no parameters to train: {type(model).__name__}.")
-    check_points(data, dim=getattr(model, "dim", None), name="data")  # the book's nets have one
+    book_net = isinstance(model, (nets.ScoreMLP, nets.EnergyMLP, nets.NoiseConditionalScoreMLP))
+    check_points(data, dim=model.dim if book_net else None, name="data")
     if parameters[0].device != data.device:
         raise ValueError(
             f"data is on {data.device} but the model is on {parameters[0].device}: "
