@@ -32,6 +32,7 @@ from ._validation import (
     check_positive,
     check_real,
 )
+from .energies import Energy
 
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -319,7 +320,8 @@ def importance_sampling_partition(
     temperature = check_positive(temperature, "temperature")
     check_generator(generator)
     x = proposal.sample(n_samples, generator=generator)
-    check_points(x, dim=getattr(energy, "dim", None), name="proposal.sample(n)")
+    dim = energy.dim if isinstance(energy, Energy) else None  # a plain function's is unknown
+    check_points(x, dim=dim, name="proposal.sample(n)")
     if x.shape[0] != n_samples:
         raise ValueError(
             f"proposal.sample(n) must return n = {n_samples} points; got {x.shape[0]}."
