@@ -49,6 +49,20 @@ def _format(value: object) -> str:
     return str(value)
 
 
+def _truth(holds: object) -> bool:
+    """``holds`` as one truth value; a tensor or array of several is ambiguous, ``None`` a slip."""
+    if holds is None:
+        raise TypeError("holds is None: pass the comparison itself, e.g. abs(error) < 0.01.")
+    size = getattr(holds, "size", None)
+    n_values = holds.numel() if hasattr(holds, "numel") else size if isinstance(size, int) else 1
+    if n_values != 1:
+        raise ValueError(
+            f"holds must be one truth value; got {n_values} values (shape "
+            f"{tuple(holds.shape)}): combine them with .all() or .any()."
+        )
+    return bool(holds)
+
+
 def claim(statement: str, holds: object, **evidence: object) -> None:
     """Check that ``statement``, made in the text, is true of this run; fail loudly if not.
 
@@ -73,7 +87,7 @@ def claim(statement: str, holds: object, **evidence: object) -> None:
     """
     if not isinstance(statement, str) or not statement.strip():
         raise ValueError(f"statement must be a non-empty string; got {statement!r}.")
-    held = bool(holds)
+    held = _truth(holds)
     numbers = {name: _format(value) for name, value in evidence.items()}
     log_path = os.environ.get(CLAIMS_LOG_VARIABLE)
     if log_path:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from . import plotting
+from ._validation import check_bounds, check_callable, check_int, check_points, check_positive
 
 __all__ = ["animate_samples", "prose", "show_table"]
 
@@ -64,8 +65,16 @@ def show_table(headers: Sequence[str], rows: Sequence[Sequence[object]]):
     | 1 | 0.01235 |
     | 2 | 3 |
     """
-    if any(len(row) != len(headers) for row in rows):
-        raise ValueError(f"every row must have {len(headers)} entries, one per header.")
+    if isinstance(headers, str) or not hasattr(headers, "__len__"):
+        raise TypeError(f"headers must be a list of column titles; got {headers!r}.")
+    for i, row in enumerate(rows):
+        if isinstance(row, str) or not hasattr(row, "__len__"):  # a list, tuple or array
+            raise TypeError(f"rows[{i}] must be a list of entries, one per header; got {row!r}.")
+        if len(row) != len(headers):
+            raise ValueError(
+                f"every row must have {len(headers)} entries, one per header; "
+                f"rows[{i}] has {len(row)}: {list(row)!r}."
+            )
 
     def cell(value: object) -> str:
         return f"{value:.4g}" if isinstance(value, float) else str(value)
@@ -113,11 +122,23 @@ def animate_samples(
 
     from PIL import Image
 
-    if not isinstance(trajectory, torch.Tensor) or trajectory.ndim != 3 or trajectory.shape[2] != 2:
-        raise ValueError("trajectory must be a tensor of shape (n_frames, N, 2).")
+    if not isinstance(trajectory, torch.Tensor):
+        raise TypeError(f"trajectory must be a torch.Tensor; got {type(trajectory).__name__}.")
+    if trajectory.ndim != 3 or trajectory.shape[2] != 2 or 0 in trajectory.shape:
+        raise ValueError(
+            "trajectory must be a tensor of shape (n_frames, N, 2), e.g. a sampler's "
+            f"trajectory; got shape {tuple(trajectory.shape)}."
+        )
     n_frames = trajectory.shape[0]
+    check_points(trajectory.reshape(-1, 2), name="trajectory (all frames)")
     if titles is not None and len(titles) != n_frames:
-        raise ValueError(f"titles must have one entry per frame ({n_frames}).")
+        raise ValueError(f"titles must have one entry per frame ({n_frames}); got {len(titles)}.")
+    if background is not None:
+        check_callable(background, "background")
+    check_bounds([xlim, ylim], "xlim/ylim")
+    check_int(frame_ms, "frame_ms")
+    check_int(dpi, "dpi")
+    check_positive(size_inches, "size_inches")
     fig, ax = plt.subplots(figsize=(size_inches, size_inches), dpi=dpi)
     if background is not None:
         X, Y, values = plotting.evaluate_on_grid(background, xlim, ylim, 120)

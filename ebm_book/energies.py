@@ -20,7 +20,19 @@ from collections.abc import Sequence
 
 import torch
 
-from ._validation import check_points, check_positive, check_positive_int
+from ._validation import (
+    as_float_tensor,
+    check_covariances,
+    check_generator,
+    check_int,
+    check_noise_levels,
+    check_non_negative,
+    check_points,
+    check_positive,
+    check_real,
+    mixture_covariances,
+    mixture_weights,
+)
 from .score import score_from_energy
 
 __all__ = [
@@ -80,6 +92,11 @@ class Energy:
     def score(self, x: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         r"""Score $\nabla_x \log p_T(x) = -\nabla_x E(x) / T$, shape ``(N, d)``."""
         check_points(x, self.dim)
+        if isinstance(temperature, torch.Tensor) and temperature.numel() > 1:
+            raise ValueError(
+                f"temperature must be one number; got a tensor of shape {tuple(temperature.shape)}. "
+                "Called as a noise-conditional score s(x, sigma)? Use GaussianMixture.noisy_score."
+            )
         temperature = check_positive(temperature, "temperature")
         return self._score(x) / temperature
 
@@ -92,22 +109,6 @@ class Energy:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dim={self.dim})"
-
-
-def _as_float_tensor(value: object, name: str) -> torch.Tensor:
-    tensor = torch.as_tensor(value, dtype=torch.get_default_dtype())
-    if not torch.isfinite(tensor).all():
-        raise ValueError(f"{name} must be finite; got {value!r}.")
-    return tensor
-
-
-def _check_covariances(covs: torch.Tensor, name: str = "cov") -> torch.Tensor:
-    """Check that every matrix in ``covs`` is symmetric positive definite."""
-    if not torch.allclose(covs, covs.transpose(-1, -2), atol=1e-6):
-        raise ValueError(f"{name} must be symmetric.")
-    if (torch.linalg.eigvalsh(covs) <= 0).any():
-        raise ValueError(f"{name} must be positive definite (all eigenvalues > 0).")
-    return covs
 
 
 def _symmetric_inverse(matrices: torch.Tensor) -> torch.Tensor:
@@ -154,7 +155,7 @@ class Gaussian(Energy):
     """
 
     def __init__(self, mean: Sequence[float] | torch.Tensor, cov: object = None) -> None:
-        self.mean = _as_float_tensor(mean, "mean")
+        self.mean = as_float_tensor(mean, "mean")
         if self.mean.ndim != 1 or self.mean.numel() == 0:
             raise ValueError(f"mean must have shape (d,); got shape {tuple(self.mean.shape)}.")
         self.dim = self.mean.numel()
@@ -162,13 +163,13 @@ class Gaussian(Energy):
             cov = torch.eye(self.dim)
         elif isinstance(cov, (int, float)):
             cov = check_positive(cov, "cov") * torch.eye(self.dim)
-        cov = _as_float_tensor(cov, "cov")
+        cov = as_float_tensor(cov, "cov")
         if cov.shape != (self.dim, self.dim):
             raise ValueError(
                 f"cov must have shape ({self.dim}, {self.dim}) to match mean; "
                 f"got {tuple(cov.shape)}."
             )
-        self.cov = _check_covariances(cov)
+        self.cov = check_covariances(cov)
         self.precision = _symmetric_inverse(self.cov)
         self._cholesky = torch.linalg.cholesky(self.cov)
 
@@ -191,9 +192,9 @@ class Gaussian(Energy):
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         r"""Draw ``n`` exact samples from $\mathcal{N}(\mu, T\Sigma)$, shape ``(n, d)``."""
-        check_positive_int(n, "n")
+        check_int(n, "n")
         temperature = check_positive(temperature, "temperature")
-        z = torch.randn(n, self.dim, generator=generator)
+        z = torch.randn(n, self.dim, generator=check_generator(generator, "cpu"))
         return self.mean + math.sqrt(temperature) * z @ self._cholesky.T
 
     def __repr__(self) -> str:
@@ -244,52 +245,20 @@ class GaussianMixture(Energy):
         covs: object = None,
         weights: Sequence[float] | torch.Tensor | None = None,
     ) -> None:
-        self.means = _as_float_tensor(means, "means")
+        self.means = as_float_tensor(means, "means")
         if self.means.ndim != 2 or self.means.numel() == 0:
             raise ValueError(
                 f"means must have shape (K, d): K component means in d dimensions; "
                 f"got shape {tuple(self.means.shape)}."
             )
         n_components, self.dim = self.means.shape
-        self.covs = self._parse_covs(covs, n_components)
-        self.weights = self._parse_weights(weights, n_components)
+        self.covs = mixture_covariances(covs, n_components, self.dim)
+        self.weights = mixture_weights(weights, n_components)
         self.precisions = _symmetric_inverse(self.covs)
         self._cholesky = torch.linalg.cholesky(self.covs)
         self._log_norms = -0.5 * (
             self.dim * math.log(2 * math.pi) + torch.logdet(self.covs)
         )  # log of each component's normalizing constant
-
-    def _parse_covs(self, covs: object, n_components: int) -> torch.Tensor:
-        eye = torch.eye(self.dim)
-        if covs is None:
-            return eye.repeat(n_components, 1, 1)
-        covs = _as_float_tensor(covs, "covs")
-        if covs.ndim == 0:
-            covs = covs.repeat(n_components)
-        if covs.ndim == 1:
-            if covs.shape != (n_components,) or (covs <= 0).any():
-                raise ValueError(
-                    f"isotropic covs must be {n_components} positive variances; got {covs.tolist()}."
-                )
-            return covs[:, None, None] * eye
-        if covs.shape != (n_components, self.dim, self.dim):
-            raise ValueError(
-                f"covs must have shape ({n_components}, {self.dim}, {self.dim}); "
-                f"got {tuple(covs.shape)}."
-            )
-        return _check_covariances(covs, "covs")
-
-    @staticmethod
-    def _parse_weights(weights: object, n_components: int) -> torch.Tensor:
-        if weights is None:
-            return torch.full((n_components,), 1.0 / n_components)
-        weights = _as_float_tensor(weights, "weights")
-        if weights.shape != (n_components,) or (weights <= 0).any():
-            raise ValueError(
-                f"weights must be {n_components} positive numbers, one per component; "
-                f"got {weights.tolist()}."
-            )
-        return weights / weights.sum()
 
     @property
     def n_components(self) -> int:
@@ -339,7 +308,8 @@ class GaussianMixture(Energy):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``n`` exact samples, shape ``(n, d)``: pick a component, then sample it."""
-        check_positive_int(n, "n")
+        check_int(n, "n")
+        generator = check_generator(generator, "cpu")
         components = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         z = torch.randn(n, self.dim, generator=generator)
         return self.means[components] + torch.einsum("nij,nj->ni", self._cholesky[components], z)
@@ -350,9 +320,9 @@ class GaussianMixture(Energy):
         Convolving each component with $\mathcal{N}(0, \sigma^2 I)$ adds $\sigma^2 I$ to its
         covariance, so the noisy data is again a mixture, with the same means and weights.
         """
-        if float(sigma) == 0.0:
+        sigma = check_non_negative(sigma, "sigma")
+        if sigma == 0.0:
             return self
-        sigma = check_positive(sigma, "sigma")
         return GaussianMixture(self.means, self.covs + sigma**2 * torch.eye(self.dim), self.weights)
 
     def noisy_score(self, x: torch.Tensor, sigma: object) -> torch.Tensor:
@@ -372,14 +342,7 @@ class GaussianMixture(Energy):
         True
         """
         x = check_points(x, dim=self.dim)
-        levels = torch.as_tensor(sigma, dtype=torch.float64).reshape(-1)
-        if levels.numel() == 1:
-            levels = levels.expand(x.shape[0])
-        if levels.shape != (x.shape[0],):
-            raise ValueError(
-                f"sigma must be one noise level or one per point, shape ({x.shape[0]},); "
-                f"got shape {tuple(torch.as_tensor(sigma).shape)}."
-            )
+        levels = check_noise_levels(sigma, x, allow_zero=True, dtype=torch.float64)
         score = torch.empty_like(x)
         for level in levels.unique().tolist():  # samplers use one level per batch: one pass
             rows = levels == level
@@ -405,7 +368,7 @@ class GaussianMixture(Energy):
                 [-2.,  0.],
                 [ 0., -2.]])
         """
-        check_positive_int(n_modes, "n_modes")
+        check_int(n_modes, "n_modes")
         angles = 2 * math.pi * torch.arange(n_modes) / n_modes
         means = check_positive(radius, "radius") * torch.stack(
             [torch.cos(angles), torch.sin(angles)], dim=1
@@ -424,7 +387,7 @@ class GaussianMixture(Energy):
                 [ 1., -1.],
                 [ 1.,  1.]])
         """
-        check_positive_int(n_per_side, "n_per_side")
+        check_int(n_per_side, "n_per_side")
         spacing = check_positive(spacing, "spacing")
         ticks = spacing * (torch.arange(n_per_side) - (n_per_side - 1) / 2)
         means = torch.cartesian_prod(ticks, ticks)
@@ -514,8 +477,8 @@ class DoubleWell(Energy):
     ) -> None:
         self.barrier = check_positive(barrier, "barrier")
         self.separation = check_positive(separation, "separation")
-        self.tilt = float(tilt)
-        self.dim = check_positive_int(dim, "dim")
+        self.tilt = check_real(tilt, "tilt")
+        self.dim = check_int(dim, "dim")
 
     def _energy(self, x: torch.Tensor) -> torch.Tensor:
         x1 = x[:, 0]
@@ -614,7 +577,7 @@ class Banana(Energy):
     dim = 2
 
     def __init__(self, curvature: float = 0.5, scale: float = 2.0) -> None:
-        self.curvature = float(curvature)
+        self.curvature = check_real(curvature, "curvature")
         self.scale = check_positive(scale, "scale")
 
     def _bend(self, x1: torch.Tensor) -> torch.Tensor:
@@ -637,9 +600,9 @@ class Banana(Energy):
         self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """Exact samples, shape ``(n, 2)``: bend samples of the underlying Gaussian."""
-        check_positive_int(n, "n")
+        check_int(n, "n")
         root_t = math.sqrt(check_positive(temperature, "temperature"))
-        z = torch.randn(n, 2, generator=generator) * root_t
+        z = torch.randn(n, 2, generator=check_generator(generator, "cpu")) * root_t
         x1 = self.scale * z[:, 0]
         return torch.stack([x1, z[:, 1] + self._bend(x1)], dim=1)
 

@@ -98,11 +98,17 @@ def checker(check: Callable[..., str]) -> Callable[..., CheckResult]:
     """Turn a function that raises `CheckFailed` into a never-crashing checker.
 
     The wrapped checker prints one line of feedback and returns whether the answer passed
-    (a `CheckResult`, usable as a ``bool``).
+    (a `CheckResult`, usable as a ``bool``). Its first argument is the reader's function.
     """
 
     @functools.wraps(check)
     def run(*args, **kwargs) -> CheckResult:
+        if not args or not callable(args[0]):  # e.g. the function's result instead of the function
+            got = type(args[0]).__name__ if args else "nothing"
+            print(
+                f"❌ Not yet: pass your function itself, {check.__name__}(your_function); got {got}."
+            )
+            return CheckResult(False)
         try:
             message = check(*args, **kwargs)
         except NotImplementedError:
@@ -120,10 +126,16 @@ def checker(check: Callable[..., str]) -> Callable[..., CheckResult]:
     return run
 
 
-def _as_tensor(result: object, what: str) -> torch.Tensor:
+def _real_tensor(result: object, what: str) -> torch.Tensor:
     if not isinstance(result, torch.Tensor):
         raise CheckFailed(f"{what} should return a torch.Tensor; got {type(result).__name__}.")
-    if torch.isnan(result).any():
+    if not torch.is_floating_point(result):
+        raise CheckFailed(f"{what} should return floating-point numbers; got dtype {result.dtype}.")
+    return result
+
+
+def _as_tensor(result: object, what: str) -> torch.Tensor:
+    if torch.isnan(_real_tensor(result, what)).any():
         raise CheckFailed(f"{what} returned NaN.")
     return result
 
@@ -149,7 +161,7 @@ def check_gaussian_energy(gaussian_energy: Callable[..., torch.Tensor]) -> str:
     """
     x = torch.linspace(-3.0, 4.0, 15)[:, None]
     for mean, std in [(0.0, 1.0), (1.0, 0.5), (-2.0, 3.0)]:
-        result = _as_tensor(gaussian_energy(x, mean, std), "gaussian_energy")
+        result = _as_tensor(gaussian_energy(x.clone(), mean, std), "gaussian_energy")
         if result.shape != (x.shape[0],):
             raise CheckFailed(
                 f"for x of shape {tuple(x.shape)} the energy should have shape ({x.shape[0]},), "
@@ -199,9 +211,9 @@ def check_boltzmann_probabilities(boltzmann_probabilities: Callable[..., torch.T
         (torch.tensor([1000.0, 1001.0, 1002.0]), 0.5),
     ]
     for energies, temperature in cases:
-        probs = boltzmann_probabilities(energies.clone(), temperature)
-        if not isinstance(probs, torch.Tensor):
-            raise CheckFailed(f"return a torch.Tensor; got {type(probs).__name__}.")
+        probs = _real_tensor(
+            boltzmann_probabilities(energies.clone(), temperature), "boltzmann_probabilities"
+        )
         expected = torch.softmax(-energies / temperature, dim=0)
         if not torch.isfinite(probs).all():
             raise CheckFailed(
@@ -298,7 +310,7 @@ def check_gaussian_score(gaussian_score: Callable[..., torch.Tensor]) -> str:
         ),
     ]
     for mean, cov in cases:
-        result = _as_tensor(gaussian_score(x.clone(), mean, cov), "gaussian_score")
+        result = _as_tensor(gaussian_score(x.clone(), mean.clone(), cov.clone()), "gaussian_score")
         if result.shape != x.shape:
             raise CheckFailed(
                 f"the score of a batch of shape {tuple(x.shape)} has the same shape (one gradient "

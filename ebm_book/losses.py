@@ -3,7 +3,8 @@ r"""Score-matching objectives: how to fit a score model $s_\theta$ to data.
 Sign convention throughout: the score is $\nabla_x \log p(x)$, i.e. *minus* the energy
 gradient. Every loss takes a score model (any callable from ``(N, d)`` to ``(N, d)``)
 and a batch ``x`` of data ``(N, d)``, and returns a scalar to minimize, differentiable
-with respect to the model's parameters.
+with respect to the model's parameters. The data must be finite; a model that returns
+NaN makes the loss NaN, which `ebm_book.training.train` reports with the step.
 
 | loss | needs | from |
 |---|---|---|
@@ -20,8 +21,18 @@ from collections.abc import Callable
 
 import torch
 
-from ._validation import check_points, check_positive, check_positive_int
-from .score import jacobian_trace
+from ._validation import (
+    call_checked,
+    check_callable,
+    check_depends_on_input,
+    check_generator,
+    check_int,
+    check_points,
+    check_positive,
+    check_sigmas,
+    check_vector_field,
+)
+from .score import _exact_trace
 
 __all__ = [
     "denoising_score_matching",
@@ -34,11 +45,12 @@ __all__ = [
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _scores(model: ScoreFn, x: torch.Tensor) -> torch.Tensor:
-    values = model(x)
-    if not isinstance(values, torch.Tensor) or values.shape != x.shape:
-        raise ValueError(f"the score model must map x of shape {tuple(x.shape)} to the same shape.")
-    return values
+def _scores(model: ScoreFn, x: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
+    """``model(x, *args)``, checked to be one vector per point (its NaN become the loss's)."""
+    names = ("x", "sigma")[: 1 + len(args)]
+    return check_vector_field(
+        call_checked(model, "model", names, x, *args), x, "model", finite=False
+    )
 
 
 def explicit_score_matching(model: ScoreFn, x: torch.Tensor, true_score: ScoreFn) -> torch.Tensor:
@@ -55,7 +67,8 @@ def explicit_score_matching(model: ScoreFn, x: torch.Tensor, true_score: ScoreFn
     tensor(0.)
     """
     check_points(x)
-    difference = _scores(model, x) - true_score(x)
+    check_callable(true_score, "true_score")
+    difference = _scores(model, x) - check_vector_field(true_score(x), x, "true_score")
     return 0.5 * (difference**2).sum(dim=1).mean()
 
 
@@ -76,9 +89,10 @@ def implicit_score_matching(model: ScoreFn, x: torch.Tensor) -> torch.Tensor:
     -1.0
     """
     check_points(x)
-    x = x.detach().requires_grad_(True)
-    scores = _scores(model, x)
-    trace = jacobian_trace(model, x, create_graph=True)
+    with torch.enable_grad():  # the trace differentiates the model with respect to x
+        x = x.detach().requires_grad_(True)
+        scores = check_depends_on_input(_scores(model, x), "model")
+        trace = _exact_trace(scores, x, create_graph=True)
     return (0.5 * (scores**2).sum(dim=1) + trace).mean()
 
 
@@ -112,17 +126,19 @@ def sliced_score_matching(
     -1.0
     """
     check_points(x)
-    check_positive_int(n_projections, "n_projections")
-    x = x.detach().requires_grad_(True)
-    scores = _scores(model, x)
-    total = torch.zeros((), dtype=scores.dtype, device=x.device)
-    for _ in range(n_projections):
-        v = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
-        projected = (scores * v).sum(dim=1)  # v^T s(x)
-        (grad,) = torch.autograd.grad(projected.sum(), x, create_graph=True)
-        second_order = (grad * v).sum(dim=1)  # v^T grad_x (v^T s(x))
-        first_order = 0.5 * (scores**2).sum(dim=1) if variance_reduced else 0.5 * projected**2
-        total = total + (second_order + first_order).mean()
+    check_int(n_projections, "n_projections")
+    check_generator(generator, "cpu")
+    with torch.enable_grad():  # each projection differentiates the model with respect to x
+        x = x.detach().requires_grad_(True)
+        scores = check_depends_on_input(_scores(model, x), "model")
+        total = torch.zeros((), dtype=scores.dtype, device=x.device)
+        for _ in range(n_projections):
+            v = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+            projected = (scores * v).sum(dim=1)  # v^T s(x)
+            (grad,) = torch.autograd.grad(projected.sum(), x, create_graph=True)
+            second_order = (grad * v).sum(dim=1)  # v^T grad_x (v^T s(x))
+            first_order = 0.5 * (scores**2).sum(dim=1) if variance_reduced else 0.5 * projected**2
+            total = total + (second_order + first_order).mean()
     return total / n_projections
 
 
@@ -157,6 +173,7 @@ def denoising_score_matching(
     """
     check_points(x)
     sigma = check_positive(sigma, "sigma")
+    check_generator(generator, "cpu")
     z = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
     noisy = x + sigma * z
     return 0.5 * ((_scores(model, noisy) + z / sigma) ** 2).sum(dim=1).mean()
@@ -195,14 +212,11 @@ def multi_noise_denoising_score_matching(
     >>> round(loss.item(), 2)  # (2 / 2) / (1 + 1)
     0.5
     """
-    from .noise import check_sigmas
-
     check_points(x)
     sigmas = check_sigmas(sigmas).to(device=x.device, dtype=x.dtype)
+    check_generator(generator, "cpu")
     index = torch.randint(len(sigmas), (x.shape[0],), generator=generator).to(x.device)
     sigma = sigmas[index]
     z = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
-    scores = model(x + sigma[:, None] * z, sigma)
-    if not isinstance(scores, torch.Tensor) or scores.shape != x.shape:
-        raise ValueError(f"the score model must map x of shape {tuple(x.shape)} to the same shape.")
+    scores = _scores(model, x + sigma[:, None] * z, sigma)
     return 0.5 * ((sigma[:, None] * scores + z) ** 2).sum(dim=1).mean()

@@ -6,6 +6,10 @@ r"""Small neural networks for 2-D experiments: score models and energy models.
 
 Both are multilayer perceptrons with SiLU activations (smooth, so that the second
 derivatives used by score matching exist everywhere).
+
+Input of another floating dtype than the network's (float64 data, say) is cast to the
+network's dtype, and the output is returned in the input's dtype, as the energies of
+`ebm_book.energies` do: ``model(x) - mixture.score(x)`` works for any ``x``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._validation import check_points, check_positive_int
+from ._validation import check_int, check_noise_levels, check_points
 from .score import score_from_energy
 
 __all__ = ["EnergyMLP", "NoiseConditionalScoreMLP", "ScoreMLP", "mlp"]
@@ -34,7 +38,7 @@ def mlp(in_dim: int, out_dim: int, hidden: int = 128, depth: int = 3) -> nn.Sequ
         (hidden, "hidden"),
         (depth, "depth"),
     ]:
-        check_positive_int(value, name)
+        check_int(value, name)
     layers: list[nn.Module] = []
     width = in_dim
     for _ in range(depth):
@@ -42,6 +46,14 @@ def mlp(in_dim: int, out_dim: int, hidden: int = 128, depth: int = 3) -> nn.Sequ
         width = hidden
     layers.append(nn.Linear(width, out_dim))
     return nn.Sequential(*layers)
+
+
+def _run(net: nn.Sequential, features: torch.Tensor) -> torch.Tensor:
+    """``net(features)`` in the network's dtype, returned in the dtype of ``features``."""
+    dtype = net[0].weight.dtype
+    if features.dtype == dtype:  # the usual case: no copies
+        return net(features)
+    return net(features.to(dtype)).to(features.dtype)
 
 
 class ScoreMLP(nn.Module):
@@ -56,11 +68,11 @@ class ScoreMLP(nn.Module):
 
     def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3) -> None:
         super().__init__()
-        self.dim = dim
+        self.dim = check_int(dim, "dim")
         self.net = mlp(dim, dim, hidden, depth)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(check_points(x, self.dim))
+        return _run(self.net, check_points(x, self.dim))
 
 
 class EnergyMLP(nn.Module):
@@ -79,11 +91,11 @@ class EnergyMLP(nn.Module):
 
     def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3) -> None:
         super().__init__()
-        self.dim = dim
+        self.dim = check_int(dim, "dim")
         self.net = mlp(dim, 1, hidden, depth)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(check_points(x, self.dim)).squeeze(1)
+        return _run(self.net, check_points(x, self.dim)).squeeze(1)
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         return score_from_energy(self, x, create_graph=True)
@@ -107,18 +119,11 @@ class NoiseConditionalScoreMLP(nn.Module):
 
     def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3) -> None:
         super().__init__()
-        self.dim = dim
+        self.dim = check_int(dim, "dim")
         self.net = mlp(dim + 1, dim, hidden, depth)
 
     def forward(self, x: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
         check_points(x, self.dim)
-        sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
-        if sigma.ndim == 0:
-            sigma = sigma.expand(x.shape[0])
-        if sigma.shape != (x.shape[0],) or (sigma <= 0).any():
-            raise ValueError(
-                f"sigma must be a positive number or a tensor of shape ({x.shape[0]},); "
-                f"got shape {tuple(sigma.shape)}."
-            )
+        sigma = check_noise_levels(sigma, x)
         features = torch.cat([x, torch.log(sigma)[:, None]], dim=1)
-        return self.net(features) / sigma[:, None]
+        return _run(self.net, features) / sigma[:, None]

@@ -24,7 +24,13 @@ import math
 
 import torch
 
-from ._validation import check_points, check_positive, check_positive_int
+from ._validation import (
+    check_in_interval,
+    check_int,
+    check_points,
+    check_positive,
+    check_sigmas,
+)
 
 __all__ = [
     "annealed_step_sizes",
@@ -36,30 +42,6 @@ __all__ = [
     "ncsnv2_variance_ratio",
     "suggest_sigmas",
 ]
-
-
-def check_sigmas(sigmas: object) -> torch.Tensor:
-    """Check a noise schedule: a 1-D tensor of positive, strictly decreasing levels.
-
-    Examples
-    --------
-    >>> check_sigmas(torch.tensor([1.0, 0.5, 0.1]))
-    tensor([1.0000, 0.5000, 0.1000])
-    >>> check_sigmas(torch.tensor([0.1, 0.5]))
-    Traceback (most recent call last):
-    ...
-    ValueError: sigmas must be strictly decreasing (largest noise first); got [0.1, 0.5].
-    """
-    if not isinstance(sigmas, torch.Tensor):
-        sigmas = torch.as_tensor(sigmas, dtype=torch.get_default_dtype())
-    if sigmas.ndim != 1 or sigmas.numel() == 0:
-        raise ValueError(f"sigmas must be a non-empty 1-D tensor; got shape {tuple(sigmas.shape)}.")
-    values = [round(v, 6) for v in sigmas.tolist()]
-    if not torch.isfinite(sigmas).all() or (sigmas <= 0).any():
-        raise ValueError(f"sigmas must be positive and finite; got {values}.")
-    if (sigmas[1:] >= sigmas[:-1]).any():
-        raise ValueError(f"sigmas must be strictly decreasing (largest noise first); got {values}.")
-    return sigmas
 
 
 def geometric_sigmas(sigma_max: float, sigma_min: float, n_levels: int) -> torch.Tensor:
@@ -77,9 +59,12 @@ def geometric_sigmas(sigma_max: float, sigma_min: float, n_levels: int) -> torch
     """
     sigma_max = check_positive(sigma_max, "sigma_max")
     sigma_min = check_positive(sigma_min, "sigma_min")
-    check_positive_int(n_levels, "n_levels")
-    if n_levels < 2 or not sigma_max > sigma_min:
-        raise ValueError("need n_levels >= 2 and sigma_max > sigma_min.")
+    check_int(n_levels, "n_levels", minimum=2)
+    if not sigma_max > sigma_min:
+        raise ValueError(
+            f"sigma_max must be larger than sigma_min; got sigma_max={sigma_max:g}, "
+            f"sigma_min={sigma_min:g}."
+        )
     exponents = torch.linspace(0, 1, n_levels, dtype=torch.float64)
     return (sigma_max * (sigma_min / sigma_max) ** exponents).to(torch.get_default_dtype())
 
@@ -95,6 +80,7 @@ def max_pairwise_distance(data: torch.Tensor, max_points: int = 5000) -> float:
     5.0
     """
     check_points(data, name="data")
+    check_int(max_points, "max_points", minimum=2)
     subset = data[:max_points].double()
     return torch.pdist(subset).max().item() if subset.shape[0] > 1 else 0.0
 
@@ -115,7 +101,9 @@ def ncsnv2_ratio(dim: int, target: float = 0.5, max_ratio: float = 2.0) -> float
     >>> ncsnv2_ratio(2)
     2.0
     """
-    check_positive_int(dim, "dim")
+    check_int(dim, "dim")
+    target = check_in_interval(target, "target", 0, 1)
+    max_ratio = check_in_interval(max_ratio, "max_ratio", 1)
 
     def overlap(gamma: float) -> float:
         def phi(t: float) -> float:
@@ -124,7 +112,6 @@ def ncsnv2_ratio(dim: int, target: float = 0.5, max_ratio: float = 2.0) -> float
         centre = math.sqrt(2 * dim) * (gamma - 1)
         return phi(centre + 3 * gamma) - phi(centre - 3 * gamma)
 
-    max_ratio = check_positive(max_ratio, "max_ratio")
     if overlap(max_ratio) >= target:
         return max_ratio
     low, high = 1.0 + 1e-9, max_ratio  # overlap decreases from ~1 at gamma = 1
@@ -205,7 +192,7 @@ def ncsnv2_variance_ratio(
     step_size = check_positive(step_size, "step_size")
     sigma_min = check_positive(sigma_min, "sigma_min")
     ratio = check_positive(ratio, "ratio")
-    check_positive_int(n_steps_each, "n_steps_each")
+    check_int(n_steps_each, "n_steps_each")
     relative = step_size / sigma_min**2
     if relative >= 4:
         raise ValueError(
@@ -233,9 +220,9 @@ def ncsnv2_step_size(sigmas: torch.Tensor, n_steps_each: int) -> float:
     (0.064, 1.019)
     """
     sigmas = check_sigmas(sigmas)
-    check_positive_int(n_steps_each, "n_steps_each")
+    check_int(n_steps_each, "n_steps_each")
     if len(sigmas) < 2:
-        raise ValueError("sigmas needs at least 2 levels to have a ratio.")
+        raise ValueError(f"sigmas needs at least 2 levels to have a ratio; got {sigmas.tolist()}.")
     sigma_min = sigmas[-1].item()
     ratio = (sigmas[0].item() / sigma_min) ** (1 / (len(sigmas) - 1))
 

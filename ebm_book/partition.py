@@ -24,11 +24,15 @@ import torch
 
 from ._validation import (
     check_bounds,
+    check_callable,
     check_energy_values,
+    check_generator,
+    check_int,
     check_points,
     check_positive,
-    check_positive_int,
+    check_real,
 )
+from .energies import Energy
 
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -72,6 +76,10 @@ class PartitionEstimate:
     n_evaluations: int = 0
     effective_sample_size: float = math.nan
 
+    def __post_init__(self) -> None:
+        check_real(self.log_value, "log_value")
+        check_int(self.n_evaluations, "n_evaluations", minimum=0)
+
     @property
     def value(self) -> float:
         r"""$\hat Z$ (may overflow to ``inf`` in high dimension; use ``log_value`` there)."""
@@ -83,7 +91,8 @@ class PartitionEstimate:
         return self.relative_std_error * self.value
 
     def relative_error(self, true_value: float) -> float:
-        r"""$(\hat Z - Z) / Z$ against a known $Z$, computed in log space."""
+        r"""$(\hat Z - Z) / Z$ against a known $Z > 0$, computed in log space."""
+        true_value = check_positive(true_value, "true_value")
         return math.expm1(self.log_value - math.log(true_value))
 
 
@@ -107,8 +116,9 @@ def tensor_grid(
     (tensor([0.0000, 0.5000, 1.0000], dtype=torch.float64), tensor([0.2500, 0.5000, 0.2500], dtype=torch.float64))
     """
     bounds = check_bounds(bounds)
-    if isinstance(n_per_axis, bool) or not isinstance(n_per_axis, int) or n_per_axis < 2:
-        raise ValueError(f"n_per_axis must be an integer >= 2; got {n_per_axis!r}.")
+    check_int(n_per_axis, "n_per_axis", minimum=2)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype; got {dtype!r}.")
     axes, axis_weights = [], []
     for low, high in bounds:
         axes.append(torch.linspace(low, high, n_per_axis, dtype=dtype))
@@ -127,7 +137,7 @@ def _log_boltzmann_weights(
     pieces = []
     with torch.no_grad():
         for chunk in torch.split(x, chunk_size):
-            pieces.append(-check_energy_values(energy(chunk), chunk.shape[0]) / temperature)
+            pieces.append(-check_energy_values(energy(chunk), chunk) / temperature)
     return torch.cat(pieces).double()
 
 
@@ -165,10 +175,11 @@ def quadrature_partition(
     >>> round(est.value, 6), est.n_evaluations
     (6.283185, 6561)
     """
+    check_callable(energy, "energy")
     bounds = check_bounds(bounds)
     temperature = check_positive(temperature, "temperature")
-    n_total = n_per_axis ** len(bounds) if isinstance(n_per_axis, int) else 0
-    if n_total > max_evaluations:
+    n_total = check_int(n_per_axis, "n_per_axis", minimum=2) ** len(bounds)
+    if n_total > check_int(max_evaluations, "max_evaluations"):
         raise ValueError(
             f"a grid of {n_per_axis} points per axis in {len(bounds)} dimensions needs "
             f"{n_total:.3g} energy evaluations (more than max_evaluations={max_evaluations:.3g}). "
@@ -177,9 +188,13 @@ def quadrature_partition(
         )
     points, weights = tensor_grid(bounds, n_per_axis)
     log_terms = _log_boltzmann_weights(energy, points, temperature) + torch.log(weights)
-    return PartitionEstimate(
-        log_value=torch.logsumexp(log_terms, dim=0).item(), n_evaluations=points.shape[0]
-    )
+    log_value = torch.logsumexp(log_terms, dim=0).item()
+    if not math.isfinite(log_value):
+        raise ValueError(
+            f"every grid point has zero weight exp(-E/T) (energies of +inf): the box {bounds} "
+            "misses the region where the density lives."
+        )
+    return PartitionEstimate(log_value=log_value, n_evaluations=points.shape[0])
 
 
 def _estimate_from_log_weights(log_weights: torch.Tensor, log_scale: float) -> PartitionEstimate:
@@ -231,9 +246,11 @@ def monte_carlo_partition(
     >>> abs(est.relative_error(2 * math.pi)) < 4 * est.relative_std_error
     True
     """
+    check_callable(energy, "energy")
     bounds = check_bounds(bounds)
-    n_samples = check_positive_int(n_samples, "n_samples")
+    n_samples = check_int(n_samples, "n_samples", minimum=2)  # 2 for a standard error
     temperature = check_positive(temperature, "temperature")
+    check_generator(generator, "cpu")
     low = torch.tensor([b[0] for b in bounds], dtype=torch.float64)
     high = torch.tensor([b[1] for b in bounds], dtype=torch.float64)
     u = torch.rand(n_samples, len(bounds), generator=generator, dtype=torch.float64)
@@ -291,9 +308,24 @@ def importance_sampling_partition(
     >>> abs(est.relative_error(2 * math.pi)) < 4 * est.relative_std_error
     True
     """
-    n_samples = check_positive_int(n_samples, "n_samples")
+    check_callable(energy, "energy")
+    if not callable(getattr(proposal, "sample", None)) or not callable(
+        getattr(proposal, "log_prob", None)
+    ):
+        raise TypeError(
+            "proposal must have the methods sample(n, generator=...) and log_prob(x), as "
+            f"ebm_book.energies.Gaussian does; got {type(proposal).__name__}."
+        )
+    n_samples = check_int(n_samples, "n_samples", minimum=2)  # 2 for a standard error
     temperature = check_positive(temperature, "temperature")
-    x = check_points(proposal.sample(n_samples, generator=generator), name="proposal samples")
-    log_q = check_energy_values(proposal.log_prob(x), n_samples, name="proposal.log_prob")
+    check_generator(generator)
+    x = proposal.sample(n_samples, generator=generator)
+    dim = energy.dim if isinstance(energy, Energy) else None  # a plain function's is unknown
+    check_points(x, dim=dim, name="proposal.sample(n)")
+    if x.shape[0] != n_samples:
+        raise ValueError(
+            f"proposal.sample(n) must return n = {n_samples} points; got {x.shape[0]}."
+        )
+    log_q = check_energy_values(proposal.log_prob(x), x, name="proposal.log_prob", finite=True)
     log_weights = _log_boltzmann_weights(energy, x, temperature) - log_q.double()
     return _estimate_from_log_weights(log_weights, 0.0)

@@ -19,7 +19,23 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ._validation import check_bounds, check_points, check_positive
+from ._style import (  # the house style lives in its own module; it is part of this one's API
+    DENSITY_CMAP,
+    ENERGY_CMAP,
+    FIELD_CMAP,
+    OKABE_ITO,
+    use_book_style,
+)
+from ._validation import (
+    check_bounds,
+    check_callable,
+    check_energy_values,
+    check_int,
+    check_points,
+    check_positive,
+    check_real,
+    check_vector_field,
+)
 
 __all__ = [
     "OKABE_ITO",
@@ -37,64 +53,6 @@ __all__ = [
 
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 
-#: The Okabe-Ito palette: eight colours distinguishable under common colour-vision deficiencies.
-OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
-
-ENERGY_CMAP = "magma"  # low energy dark, like a deep valley
-DENSITY_CMAP = "viridis"
-# Score magnitudes: dark purple (weak) to orange (strong); plasma's pale yellow end is
-# dropped so that strong arrows stay visible on a white background.
-FIELD_CMAP = mpl.colors.LinearSegmentedColormap.from_list(
-    "book_field", mpl.colormaps["plasma"](np.linspace(0.0, 0.82, 256))
-)
-
-BOOK_STYLE = {
-    "figure.figsize": (6.4, 4.0),
-    "figure.dpi": 100,
-    "figure.facecolor": "white",
-    "figure.edgecolor": "white",
-    "savefig.facecolor": "white",
-    "savefig.bbox": "tight",
-    "axes.facecolor": "white",
-    "axes.edgecolor": "#444444",
-    "axes.labelcolor": "#222222",
-    "axes.titlesize": 12,
-    "axes.labelsize": 11,
-    "axes.grid": True,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.prop_cycle": mpl.cycler(color=OKABE_ITO),
-    "grid.color": "#dddddd",
-    "grid.linewidth": 0.6,
-    "lines.linewidth": 2.0,
-    "contour.linewidth": 1.0,
-    "legend.frameon": False,
-    "text.color": "#222222",
-    "xtick.color": "#444444",
-    "ytick.color": "#444444",
-    "image.cmap": DENSITY_CMAP,
-    "font.size": 11,
-}
-
-
-def use_book_style(high_dpi: bool = True) -> None:
-    """Apply the book's matplotlib style; in Jupyter, also render figures at 2x resolution.
-
-    Examples
-    --------
-    >>> use_book_style(high_dpi=False)
-    >>> plt.rcParams["figure.facecolor"]
-    'white'
-    """
-    mpl.rcParams.update(BOOK_STYLE)
-    if high_dpi:
-        try:  # Only inside IPython: ask the inline backend for retina (2x) PNGs.
-            from matplotlib_inline.backend_inline import set_matplotlib_formats
-
-            set_matplotlib_formats("retina")
-        except ImportError:
-            pass
-
 
 def _axes(ax: plt.Axes | None, projection: str | None = None) -> plt.Axes:
     if ax is not None:
@@ -103,15 +61,11 @@ def _axes(ax: plt.Axes | None, projection: str | None = None) -> plt.Axes:
     return fig.add_subplot(projection=projection)
 
 
-def _evaluate(fn: EnergyFn, points: torch.Tensor) -> np.ndarray:
+def _evaluate(fn: EnergyFn, points: torch.Tensor, name: str = "fn") -> np.ndarray:
     """Evaluate ``fn`` on a batch without building a graph, as a NumPy array."""
+    check_callable(fn, name)
     with torch.no_grad():
-        values = fn(points)
-    if values.shape != (points.shape[0],):
-        raise ValueError(
-            f"the function must map ({points.shape[0]}, {points.shape[1]}) points to shape "
-            f"({points.shape[0]},); got {tuple(values.shape)}."
-        )
+        values = check_energy_values(fn(points), points, name=name)
     return values.detach().cpu().double().numpy()
 
 
@@ -137,8 +91,7 @@ def evaluate_on_grid(
            [2., 1., 2.]])
     """
     (x0, x1), (y0, y1) = check_bounds([xlim, ylim], "xlim/ylim")
-    if not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an integer >= 2; got {n!r}.")
+    check_int(n, "n", minimum=2)
     xs, ys = torch.linspace(x0, x1, n), torch.linspace(y0, y1, n)
     X, Y = torch.meshgrid(xs, ys, indexing="xy")
     points = torch.stack([X.reshape(-1), Y.reshape(-1)], dim=1)
@@ -148,8 +101,8 @@ def evaluate_on_grid(
 
 def _curve(fn: EnergyFn, xlim: tuple[float, float], n: int) -> tuple[np.ndarray, np.ndarray]:
     ((x0, x1),) = check_bounds([xlim], "xlim")
-    xs = torch.linspace(x0, x1, n)
-    return xs.numpy(), _evaluate(fn, xs[:, None])
+    xs = torch.linspace(x0, x1, check_int(n, "n", minimum=2))
+    return xs.numpy(), _evaluate(fn, xs[:, None], "energy")
 
 
 def plot_energy_1d(
@@ -262,8 +215,11 @@ def plot_energy_2d(
     structure of the valleys.
     """
 
+    if max_energy is not None:
+        max_energy = check_real(max_energy, "max_energy")
+
     def clipped(x: torch.Tensor) -> torch.Tensor:
-        values = energy(x)
+        values = check_energy_values(check_callable(energy, "energy")(x), x)
         return values if max_energy is None else values.clamp(max=max_energy)
 
     return plot_contours(
@@ -338,7 +294,7 @@ def plot_surface_3d(
         raise ValueError("ax must be a 3-D axes: create it with fig.add_subplot(projection='3d').")
     X, Y, values = evaluate_on_grid(fn, xlim, ylim, n)
     if max_value is not None:
-        values = np.minimum(values, max_value)
+        values = np.minimum(values, check_real(max_value, "max_value"))
     ax.plot_surface(X, Y, values, cmap=cmap, linewidth=0, antialiased=True, alpha=0.95)
     ax.set(xlabel="$x_1$", ylabel="$x_2$", zlabel=zlabel)
     return ax
@@ -400,15 +356,10 @@ def plot_score_field(
     if style not in ("arrows", "streamlines"):
         raise ValueError(f"style must be 'arrows' or 'streamlines'; got {style!r}.")
     (x0, x1), (y0, y1) = check_bounds([xlim, ylim], "xlim/ylim")
-    if not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an integer >= 2; got {n!r}.")
+    check_int(n, "n", minimum=2)
     X, Y = torch.meshgrid(torch.linspace(x0, x1, n), torch.linspace(y0, y1, n), indexing="xy")
     points = torch.stack([X.reshape(-1), Y.reshape(-1)], dim=1)
-    field = score(points)
-    if not isinstance(field, torch.Tensor) or field.shape != points.shape:
-        raise ValueError(
-            f"score must map ({points.shape[0]}, 2) points to shape ({points.shape[0]}, 2)."
-        )
+    field = check_vector_field(check_callable(score, "score")(points), points, "score")
     U, V = (field.detach().cpu().double().numpy().T).reshape(2, n, n)
     magnitude = np.hypot(U, V)
     ax = _axes(ax)

@@ -13,7 +13,9 @@ $\eta = \epsilon / 2$.
 
 All samplers run every chain at once (a batch ``x0`` of shape ``(N, d)`` is $N$ chains),
 take an explicit ``generator``, follow the device of ``x0``, and raise
-`DivergenceError` naming the step if a chain leaves the finite numbers.
+`DivergenceError` naming the step if a chain leaves the finite numbers, and why: a
+score that returned NaN or inf, or a step size too large. The score's output is checked
+once, at the first step (its shape, and that it is finite at the start points).
 """
 
 from __future__ import annotations
@@ -24,9 +26,27 @@ from dataclasses import dataclass
 
 import torch
 
-from ._validation import check_points, check_positive, check_positive_int
-from .noise import annealed_step_sizes, check_sigmas
-from .score import score_from_energy
+from ._chains import (
+    FEWER_LEVELS,
+    LEVEL_STEP,
+    DivergenceCheck,
+    DivergenceError,
+    Recorder,
+    checked_score,
+    noise_like,
+    sigma_batch,
+    start_chains,
+    tweedie_denoised,
+)
+from ._validation import (
+    check_callable,
+    check_energy_values,
+    check_int,
+    check_positive,
+    check_sigmas,
+)
+from .noise import annealed_step_sizes
+from .score import _score_by_autograd
 
 __all__ = [
     "DivergenceError",
@@ -40,10 +60,6 @@ __all__ = [
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
-
-
-class DivergenceError(RuntimeError):
-    """A chain produced non-finite values (usually: the step size is too large)."""
 
 
 @dataclass
@@ -65,56 +81,6 @@ class SamplingResult:
     samples: torch.Tensor
     trajectory: torch.Tensor | None = None
     acceptance_rate: float | None = None
-
-
-class _Recorder:
-    """Keeps a sampler's states every ``record_every`` steps (nothing when it is ``None``)."""
-
-    def __init__(self, x0: torch.Tensor, record_every: int | None) -> None:
-        if record_every is not None:
-            check_positive_int(record_every, "record_every")
-        self.every = record_every
-        self.states = [x0.clone()] if record_every else []
-
-    def step(self, step: int, x: torch.Tensor) -> None:
-        if self.every and step % self.every == 0:
-            self.states.append(x.clone())
-
-    def result(self, x: torch.Tensor, acceptance_rate: float | None = None) -> SamplingResult:
-        trajectory = torch.stack(self.states).detach() if self.every else None
-        return SamplingResult(x.detach(), trajectory, acceptance_rate)
-
-
-def _noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Standard normal noise shaped like ``x``, on ``x``'s device, from ``generator``."""
-    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-
-
-def _checked_score(score: ScoreFn, x: torch.Tensor) -> torch.Tensor:
-    value = score(x)
-    if not isinstance(value, torch.Tensor) or value.shape != x.shape:
-        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-        raise ValueError(
-            f"score must map x of shape {tuple(x.shape)} to the same shape (one gradient per "
-            f"point); got {shape}."
-        )
-    return value
-
-
-def _check_finite(x: torch.Tensor, step: int, step_size: float) -> None:
-    if not torch.isfinite(x).all():
-        bad = int((~torch.isfinite(x)).any(dim=1).sum())
-        raise DivergenceError(
-            f"{bad} of {x.shape[0]} chains diverged (non-finite values) at step {step}. "
-            f"The step size {step_size:g} is probably too large for this target; "
-            "try a smaller one (halve it until the chains stay finite)."
-        )
-
-
-def _check_sampler_args(x0: torch.Tensor, step_size: float, n_steps: int) -> float:
-    check_points(x0, name="x0")
-    check_positive_int(n_steps, "n_steps")
-    return check_positive(step_size, "step_size")
 
 
 def langevin(
@@ -161,15 +127,18 @@ def langevin(
     >>> round(result.samples.mean().item(), 1), round(result.samples.var().item(), 1)
     (0.0, 1.0)
     """
-    step_size = _check_sampler_args(x0, step_size, n_steps)
-    x = x0.detach().clone()
-    recorder = _Recorder(x, record_every)
+    score, x = checked_score(score, ("x",)), start_chains(x0, generator)
+    step_size = check_positive(step_size, "step_size")
+    check_int(n_steps, "n_steps")
+    recorder, check_finite = Recorder(x, record_every), DivergenceCheck(x)
     noise_scale = math.sqrt(step_size)
     for step in range(1, n_steps + 1):
-        x = x + 0.5 * step_size * _checked_score(score, x) + noise_scale * _noise(x, generator)
-        _check_finite(x, step, step_size)
+        drift = score(x)
+        x_next = x + 0.5 * step_size * drift + noise_scale * noise_like(x, generator)
+        check_finite(step, x_next, x, drift, step_size)
+        x = x_next
         recorder.step(step, x)
-    return recorder.result(x)
+    return SamplingResult(x.detach(), recorder.trajectory())
 
 
 def mala(
@@ -219,46 +188,43 @@ def mala(
     >>> round(result.samples.var().item(), 1), 0.5 < result.acceptance_rate < 0.9
     (1.0, True)
     """
-    step_size = _check_sampler_args(x0, step_size, n_steps)
+    check_callable(energy, "energy")
+    x = start_chains(x0, generator)
+    step_size = check_positive(step_size, "step_size")
+    check_int(n_steps, "n_steps")
     if score is None:
 
         def score(x: torch.Tensor) -> torch.Tensor:
-            return score_from_energy(energy, x)
+            return _score_by_autograd(energy, x)  # the energy is checked at the start below
+
+    score = checked_score(score, ("x",))
 
     def log_proposal(to: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
         return -((to - mean) ** 2).sum(dim=1) / (2 * step_size)
 
-    x = x0.detach().clone()
-    energy_x, drift_x = energy(x).detach(), x + 0.5 * step_size * _checked_score(score, x)
-    recorder = _Recorder(x, record_every)
+    energy_x = check_energy_values(energy(x), x, name="energy").detach()
+    drift_x = x + 0.5 * step_size * score(x)
+    recorder, check_finite = Recorder(x, record_every), DivergenceCheck(x)
     accepted = 0
     for step in range(1, n_steps + 1):
-        y = drift_x + math.sqrt(step_size) * _noise(x, generator)
+        y = drift_x + math.sqrt(step_size) * noise_like(x, generator)
         energy_y = energy(y).detach()
-        drift_y = y + 0.5 * step_size * _checked_score(score, y)
+        drift_y = y + 0.5 * step_size * score(y)
         log_ratio = (energy_x - energy_y) + log_proposal(x, drift_y) - log_proposal(y, drift_x)
         uniform = torch.rand(x.shape[0], generator=generator, dtype=x.dtype, device=x.device)
         accept = torch.log(uniform) < log_ratio  # a NaN ratio (diverged proposal) is rejected
-        x = torch.where(accept[:, None], y, x)
+        x_next = torch.where(accept[:, None], y, x)
         energy_x = torch.where(accept, energy_y, energy_x)
         drift_x = torch.where(accept[:, None], drift_y, drift_x)
         accepted += int(accept.sum())
-        _check_finite(x, step, step_size)
+        check_finite(step, x_next, x, drift_y, step_size)
+        x = x_next
         recorder.step(step, x)
-    return recorder.result(x, acceptance_rate=accepted / (n_steps * x.shape[0]))
+    rate = accepted / (n_steps * x.shape[0])
+    return SamplingResult(x.detach(), recorder.trajectory(), acceptance_rate=rate)
 
 
 NoiseConditionalScore = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _sigma_batch(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    return sigma.to(device=x.device, dtype=x.dtype).expand(x.shape[0])
-
-
-def _checked_conditional_score(
-    score: NoiseConditionalScore, x: torch.Tensor, sigma
-) -> torch.Tensor:
-    return _checked_score(lambda y: score(y, _sigma_batch(y, sigma)), x)
 
 
 def annealed_langevin(
@@ -317,26 +283,23 @@ def annealed_langevin(
     >>> round((mixture.assign(x) == 1).float().mean().item(), 1)
     0.8
     """
+    score, x = checked_score(score, ("x", "sigma")), start_chains(x0, generator)
     sigmas = check_sigmas(sigmas)
     steps = annealed_step_sizes(sigmas, step_size).tolist()
-    check_points(x0, name="x0")
-    check_positive_int(n_steps_each, "n_steps_each")
-    x = x0.detach().clone()
-    recorder = _Recorder(x, record_every)
+    check_int(n_steps_each, "n_steps_each")
+    recorder, check_finite = Recorder(x, record_every), DivergenceCheck(x, LEVEL_STEP)
     step = 0
     for sigma, alpha in zip(sigmas, steps):
         for _ in range(n_steps_each):
             step += 1
-            drift = _checked_conditional_score(score, x, sigma)
-            x = x + 0.5 * alpha * drift + math.sqrt(alpha) * _noise(x, generator)
-            _check_finite(x, step, alpha)
+            drift = score(x, sigma_batch(x, sigma))
+            x_next = x + 0.5 * alpha * drift + math.sqrt(alpha) * noise_like(x, generator)
+            check_finite(step, x_next, x, drift, alpha)
+            x = x_next
             recorder.step(step, x)
-    return recorder.result(_tweedie_denoised(score, x, sigmas[-1]) if denoise else x)
-
-
-def _tweedie_denoised(score: NoiseConditionalScore, x: torch.Tensor, sigma) -> torch.Tensor:
-    """Tweedie's formula, E[clean | x] = x + sigma^2 s(x, sigma): the final noise-free step."""
-    return x + sigma**2 * _checked_conditional_score(score, x, sigma)
+    if denoise:
+        x = tweedie_denoised(score, x, sigmas[-1], check_finite)
+    return SamplingResult(x.detach(), recorder.trajectory())
 
 
 def reverse_diffusion(
@@ -373,17 +336,19 @@ def reverse_diffusion(
     >>> round((mixture.assign(x) == 1).float().mean().item(), 1)
     0.8
     """
+    score, x = checked_score(score, ("x", "sigma")), start_chains(x0, generator)
     sigmas = check_sigmas(sigmas)
-    check_points(x0, name="x0")
-    x = x0.detach().clone()
-    recorder = _Recorder(x, record_every)
+    recorder, check_finite = Recorder(x, record_every), DivergenceCheck(x, FEWER_LEVELS)
     for i in range(len(sigmas) - 1):
         variance = (sigmas[i] ** 2 - sigmas[i + 1] ** 2).item()
-        drift = _checked_conditional_score(score, x, sigmas[i])
-        x = x + variance * drift + math.sqrt(variance) * _noise(x, generator)
-        _check_finite(x, i + 1, variance)
+        drift = score(x, sigma_batch(x, sigmas[i]))
+        x_next = x + variance * drift + math.sqrt(variance) * noise_like(x, generator)
+        check_finite(i + 1, x_next, x, drift, variance)
+        x = x_next
         recorder.step(i + 1, x)
-    return recorder.result(_tweedie_denoised(score, x, sigmas[-1]) if denoise else x)
+    if denoise:
+        x = tweedie_denoised(score, x, sigmas[-1], check_finite)
+    return SamplingResult(x.detach(), recorder.trajectory())
 
 
 def probability_flow(
@@ -415,19 +380,21 @@ def probability_flow(
     >>> round((mixture.assign(x) == 1).float().mean().item(), 1)
     0.8
     """
+    score, x = checked_score(score, ("x", "sigma")), start_chains(x0, None)
     sigmas = check_sigmas(sigmas)
-    check_points(x0, name="x0")
 
     def slope(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:  # dx/dsigma
-        return -sigma * _checked_conditional_score(score, x, sigma)
+        return -sigma * score(x, sigma_batch(x, sigma))
 
-    x = x0.detach().clone()
-    recorder = _Recorder(x, record_every)
+    recorder, check_finite = Recorder(x, record_every), DivergenceCheck(x, FEWER_LEVELS)
+    variances = (sigmas[:-1] ** 2 - sigmas[1:] ** 2).tolist()  # spanned by each step
     for i in range(len(sigmas) - 1):
         h = sigmas[i + 1] - sigmas[i]  # negative: sigma decreases
         d_start = slope(x, sigmas[i])
         x_euler = x + h * d_start
-        x = x + h * 0.5 * (d_start + slope(x_euler, sigmas[i + 1]))
-        _check_finite(x, i + 1, abs(h.item()))
+        d_end = slope(x_euler, sigmas[i + 1])
+        x_next = x + h * 0.5 * (d_start + d_end)
+        check_finite(i + 1, x_next, x, d_end, variances[i])
+        x = x_next
         recorder.step(i + 1, x)
-    return recorder.result(x)
+    return SamplingResult(x.detach(), recorder.trajectory())

@@ -16,7 +16,16 @@ from collections.abc import Callable
 
 import torch
 
-from ._validation import check_energy_values, check_points, check_positive, check_positive_int
+from ._validation import (
+    check_callable,
+    check_depends_on_input,
+    check_energy_values,
+    check_generator,
+    check_int,
+    check_points,
+    check_positive,
+    check_vector_field,
+)
 
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -58,29 +67,52 @@ def score_from_energy(
     >>> score_from_energy(lambda x: 0.5 * (x**2).sum(dim=1), x)
     tensor([[-1.,  2.]])
     """
+    check_callable(energy, "energy")
     check_points(x)
     temperature = check_positive(temperature, "temperature")
+    return _score_by_autograd(energy, x, create_graph, check=True) / temperature
+
+
+def _score_by_autograd(
+    energy: EnergyFn, x: torch.Tensor, create_graph: bool = False, check: bool = False
+) -> torch.Tensor:
+    r"""$-\nabla_x E(x)$ without input checks; ``check`` checks the energies (shape, NaN)."""
     with torch.enable_grad():
         x_ = x.detach().requires_grad_(True)
-        values = check_energy_values(energy(x_), x.shape[0])
-        (grad,) = torch.autograd.grad(values.sum(), x_, create_graph=create_graph)
-    return -grad / temperature
+        values = energy(x_)
+        if check:
+            check_energy_values(values, x)
+        check_depends_on_input(values, "energy")
+        (grad,) = torch.autograd.grad(
+            values.sum(), x_, create_graph=create_graph, allow_unused=True
+        )
+    if grad is None:  # the graph of the energies does not reach x
+        check_depends_on_input(values.detach(), "energy")
+    return -grad
 
 
 def _vector_field(
     fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``x`` as an input that autograd tracks, and ``fn(x)``, checked to have the shape of ``x``.
+    """``x`` as an input that autograd tracks, and ``fn(x)``, checked to be a vector field of ``x``.
 
     Call it with gradients enabled: the traces below differentiate ``fn(x)`` with respect to ``x``.
     """
+    check_callable(fn, "fn")
     x_ = x if x.requires_grad else x.detach().requires_grad_(True)
-    values = fn(x_)
-    if values.shape != x.shape:
-        raise ValueError(
-            f"fn must map shape {tuple(x.shape)} to itself; got {tuple(values.shape)}."
+    values = check_vector_field(fn(x_), x, name="fn")
+    return x_, check_depends_on_input(values, "fn")
+
+
+def _exact_trace(values: torch.Tensor, x: torch.Tensor, create_graph: bool) -> torch.Tensor:
+    r"""$\sum_i \partial f_i / \partial x_i$ for ``values`` $= f(x)$, by one backward pass per coordinate."""
+    trace = torch.zeros(x.shape[0], dtype=values.dtype, device=x.device)
+    for i in range(x.shape[1]):
+        (grad_i,) = torch.autograd.grad(
+            values[:, i].sum(), x, create_graph=create_graph, retain_graph=True
         )
-    return x_, values
+        trace = trace + grad_i[:, i]
+    return trace
 
 
 def jacobian_trace(
@@ -117,13 +149,7 @@ def jacobian_trace(
     check_points(x)
     with torch.enable_grad():
         x_, values = _vector_field(fn, x)
-        trace = torch.zeros(x.shape[0], dtype=values.dtype, device=x.device)
-        for i in range(x.shape[1]):
-            (grad_i,) = torch.autograd.grad(
-                values[:, i].sum(), x_, create_graph=create_graph, retain_graph=True
-            )
-            trace = trace + grad_i[:, i]
-    return trace
+        return _exact_trace(values, x_, create_graph)
 
 
 def hutchinson_trace(
@@ -153,7 +179,8 @@ def hutchinson_trace(
     -1.0
     """
     check_points(x)
-    check_positive_int(n_probes, "n_probes")
+    check_int(n_probes, "n_probes")
+    check_generator(generator, "cpu")
     with torch.enable_grad():
         x_, values = _vector_field(fn, x)
         estimate = torch.zeros(x.shape[0], dtype=values.dtype, device=x.device)

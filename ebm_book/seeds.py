@@ -25,6 +25,8 @@ import os
 
 import torch
 
+from ._validation import check_int
+
 __all__ = ["SEED_SHIFT_VARIABLE", "generator", "manual_seed", "seed", "seed_shift"]
 
 SEED_SHIFT_VARIABLE = "EBM_BOOK_SEED_SHIFT"
@@ -63,7 +65,7 @@ def seed(n: int) -> int:
     >>> seed(0), seed(42)
     (0, 42)
     """
-    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < SHIFT_STRIDE:
+    if check_int(n, "n", minimum=0) >= SHIFT_STRIDE:
         raise ValueError(f"n must be an integer seed in [0, {SHIFT_STRIDE}); got {n!r}.")
     return n + SHIFT_STRIDE * seed_shift()
 

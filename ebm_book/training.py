@@ -6,11 +6,13 @@ shape ``(N, d)`` and any loss of the form ``loss_fn(model, batch, generator)``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 
-from ._validation import check_points, check_positive, check_positive_int
+from . import nets
+from ._validation import check_callable, check_int, check_points, check_positive
 
 __all__ = ["train"]
 
@@ -75,11 +77,12 @@ def train(
     >>> ema(data).shape
     torch.Size([512, 2])
     """
-    check_points(data, name="data")
-    check_positive_int(n_steps, "n_steps")
-    check_positive_int(batch_size, "batch_size")
+    _check_model(model, data, averaged_model)
+    check_callable(loss_fn, "loss_fn", ("model", "batch", "generator"))
+    check_int(n_steps, "n_steps")
+    check_int(batch_size, "batch_size")
     lr = check_positive(lr, "lr")
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = []
     model.train()
@@ -93,15 +96,68 @@ def train(
     for _ in steps:
         index = torch.randint(data.shape[0], (batch_size,), generator=generator).to(data.device)
         loss = loss_fn(model, data[index], generator)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"the loss became {loss.item()} at step {len(history) + 1}; try a smaller lr."
-            )
+        if not history:  # the first loss: a differentiable scalar?
+            _check_loss(loss)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise FloatingPointError(_non_finite_loss(value, len(history) + 1, lr))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         if averaged_model is not None:
             averaged_model.update_parameters(model)
-        history.append(loss.item())
+        history.append(value)
     model.eval()
     return history
+
+
+def _check_model(model: object, data: torch.Tensor, averaged_model: object) -> None:
+    """A module with parameters, on the device of the (finite) data."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
+    parameters = list(model.parameters())
+    if not parameters:
+        raise ValueError(f"model has no parameters to train: {type(model).__name__}.")
+    book_net = isinstance(model, (nets.ScoreMLP, nets.EnergyMLP, nets.NoiseConditionalScoreMLP))
+    check_points(data, dim=model.dim if book_net else None, name="data")
+    if parameters[0].device != data.device:
+        raise ValueError(
+            f"data is on {data.device} but the model is on {parameters[0].device}: "
+            f"move one of them, e.g. data.to({str(parameters[0].device)!r})."
+        )
+    if averaged_model is not None and not callable(
+        getattr(averaged_model, "update_parameters", None)
+    ):
+        raise TypeError(
+            "averaged_model must be a torch.optim.swa_utils.AveragedModel (or None); "
+            f"got {type(averaged_model).__name__}."
+        )
+
+
+def _check_loss(loss: object) -> None:
+    """The first loss must be one number that depends on the model's parameters."""
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        got = (
+            f"shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else type(loss).__name__
+        )
+        raise ValueError(f"loss_fn must return a scalar tensor (use .mean()); got {got}.")
+    if not loss.requires_grad:
+        raise ValueError(
+            "loss_fn returned a loss that does not depend on the model's parameters (no "
+            "gradient): compute it from model(batch), without .item(), .detach() or torch.no_grad()."
+        )
+
+
+def _non_finite_loss(value: float, step: int, lr: float) -> str:
+    """Blame the right cause: the data are finite (checked), so step 1 means model or loss."""
+    if step == 1:
+        return (
+            f"the loss is {value} at the first step, before any update, so the learning rate "
+            "is not the cause: loss_fn returns NaN or inf for this model on this data (the data "
+            "are finite). Check the model's output and the loss on one batch."
+        )
+    return (
+        f"the loss became {value} at step {step}, after {step - 1} update"
+        f"{'s' if step > 2 else ''} from a finite loss: training diverged. Try a smaller lr "
+        f"(now {lr:g})."
+    )

@@ -10,9 +10,14 @@ Measures, on a copy of the book in a temporary folder (your files are not touche
 and each chapter's execution time during the cold build. It also prints each
 chapter page's weight: its HTML without the embedded figures, and the whole page.
 
+With ``--validation`` it builds nothing and instead times the two loops that input
+checks must not slow down: a 2000-step ``sampling.langevin`` run of 1000 chains in 2-D,
+and a 1000-step ``training.train`` run (best of a few repeats, on one thread).
+
 Usage (from the repository root, with the ``docs`` extra installed)::
 
     python scripts/benchmark.py [--chapter 01_energy_functions]
+    python scripts/benchmark.py --validation
 """
 
 from __future__ import annotations
@@ -94,11 +99,57 @@ def report_page_weights(site: Path, chapters: list[str]) -> None:
         )
 
 
+def time_validation(repeats: int = 5) -> None:
+    """Best-of-``repeats`` times of a long sampler run and a long training run."""
+    sys.path.insert(0, str(REPO_ROOT))  # time this checkout's package, not an installed one
+    import torch
+
+    from ebm_book import energies, losses, nets, sampling, training
+
+    torch.set_num_threads(1)  # as in the book's build; also steadier timings
+    mixture = energies.example_mixture()
+    data = mixture.sample(5000, generator=torch.Generator().manual_seed(0))
+
+    def run_langevin() -> None:
+        generator = torch.Generator().manual_seed(1)
+        x0 = torch.randn(1000, 2, generator=generator)
+        sampling.langevin(mixture.score, x0, 0.01, 2000, generator=generator)
+
+    def run_training() -> None:
+        torch.manual_seed(2)
+        model = nets.ScoreMLP(dim=2, hidden=64, depth=3)
+
+        def loss(model, batch, generator):
+            return losses.denoising_score_matching(model, batch, 0.3, generator)
+
+        training.train(model, loss, data, n_steps=1000, batch_size=256, progress=False)
+
+    # CPU time as well as wall time: on a busy machine the CPU time is the steadier one.
+    print(f"validation overhead check (best of {repeats}, one thread):")
+    for label, run in [
+        ("langevin: 2000 steps, 1000 chains, 2-D", run_langevin),
+        ("train: 1000 steps, batch 256", run_training),
+    ]:
+        wall, cpu = [], []
+        for _ in range(repeats):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            run()
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+        print(f"  {label:<40} {min(wall):6.2f} s wall  {min(cpu):6.2f} s CPU")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     chapters = sorted(p.stem for p in (REPO_ROOT / "docs" / "chapters").glob("*.py"))
     parser.add_argument("--chapter", default=chapters[0], choices=chapters)
+    parser.add_argument(
+        "--validation", action="store_true", help="time a long sampler and training run only"
+    )
     args = parser.parse_args()
+    if args.validation:
+        time_validation()
+        return
 
     with tempfile.TemporaryDirectory(prefix="ebm-book-benchmark-") as folder:
         book = Path(folder)

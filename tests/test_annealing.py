@@ -149,7 +149,10 @@ def test_trained_noise_conditional_model_comes_close_to_the_exact_score_oracle()
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: geometric_sigmas(0.1, 1.0, 5), "sigma_max > sigma_min"),
+        (
+            lambda: geometric_sigmas(0.1, 1.0, 5),
+            r"sigma_max must be larger than sigma_min; got sigma_max=0.1, sigma_min=1",
+        ),
         (lambda: geometric_sigmas(-1.0, 0.1, 5), "sigma_max must be a positive"),
         (lambda: annealed_step_sizes(torch.tensor([0.1, 1.0]), 0.1), "strictly decreasing"),
         (lambda: annealed_step_sizes(torch.tensor([1.0, 0.0]), 0.1), "positive"),

@@ -79,9 +79,18 @@ def test_a_bad_seed_shift_is_named(monkeypatch, shift):
         seeds.seed(1)
 
 
-@pytest.mark.parametrize("n", [-1, 1000, 2.0, True, "3"])
-def test_seed_numbers_stay_below_the_stride(n):
-    with pytest.raises(ValueError, match="n must be an integer seed"):
+@pytest.mark.parametrize(
+    "n, error, message",
+    [
+        (-1, ValueError, r"n must be a non-negative integer; got -1"),
+        (1000, ValueError, r"n must be an integer seed in \[0, 1000\); got 1000"),
+        (True, ValueError, r"n must be a non-negative integer; got True"),
+        (2.0, TypeError, r"n must be an integer; got the float 2.0"),
+        ("3", TypeError, r"n must be a non-negative integer; got '3'"),
+    ],
+)
+def test_seed_numbers_stay_below_the_stride(n, error, message):
+    with pytest.raises(error, match=message):
         seeds.seed(n)
 
 

@@ -190,7 +190,7 @@ def test_perturbed_mixture_matches_noisy_data_in_distribution_1d():
 def test_perturbed_sigma_zero_is_identity_and_negative_is_rejected():
     mixture = full_cov_mixture()
     assert mixture.perturbed(0.0) is mixture
-    with pytest.raises(ValueError, match="sigma must be a positive number"):
+    with pytest.raises(ValueError, match="sigma must be a non-negative number; got -0.1"):
         mixture.perturbed(-0.1)
 
 

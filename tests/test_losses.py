@@ -241,7 +241,10 @@ def test_energy_model_score_is_differentiable_for_training():
             lambda: sliced_score_matching(lambda x: -x, torch.zeros(4, 2), n_projections=0),
             "n_projections",
         ),
-        (lambda: jacobian_trace(lambda x: x.sum(1), torch.zeros(4, 2)), "map shape"),
+        (
+            lambda: jacobian_trace(lambda x: x.sum(1), torch.zeros(4, 2)),
+            r"fn must map x of shape \(4, 2\).*got shape \(4,\)",
+        ),
         (lambda: ScoreMLP(2)(torch.zeros(4, 3)), r"shape \(N, 2\)"),
         (
             lambda: train(ScoreMLP(2), lambda m, b, g: m(b).sum(), torch.zeros(4, 2), lr=0),

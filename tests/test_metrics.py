@@ -98,7 +98,7 @@ def test_fisher_divergence_of_known_scores():
         ),
         (
             lambda: fisher_divergence(lambda x: x, lambda x: x[:, 0], torch.zeros(3, 2)),
-            "both scores must return",
+            r"score_b must map x of shape \(3, 2\).*got shape \(3,\)",
         ),
     ],
 )

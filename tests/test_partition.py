@@ -129,7 +129,7 @@ def test_partition_estimate_relative_error():
         (lambda: quadrature_partition(lambda x: x, [(-1, 1)] * 2, 10), r"shape \(100,\)"),
         (
             lambda: monte_carlo_partition(half_square_norm, [(-1, 1)], 0),
-            "n_samples must be a positive integer",
+            "n_samples must be an integer >= 2; got 0",
         ),
         (
             lambda: monte_carlo_partition(

@@ -52,7 +52,7 @@ def test_use_book_style_sets_the_palette():
         (
             lambda: plotting.plot_energy_1d(lambda x: x),
             ValueError,
-            r"must map \(400, 1\) points to shape \(400,\)",
+            r"energy must return a tensor of shape \(400,\).*got shape \(400, 1\)",
         ),
         (lambda: plotting.evaluate_on_grid(lambda x: x[:, 0], (1, -1)), ValueError, "low < high"),
         (
