@@ -120,7 +120,7 @@ def test_the_tokenizer_reads_symbols_not_words():
 
 def test_computed_values_in_prose_are_numbers_not_symbols():
     source = (
-        r'f"minimum at ${x_left:.3f}$, $x_{{\mathrm{{L}}}} = {x_left:.2f}$ and $e^{{{gap}/T}}$"'
+        r'rf"minimum at ${x_left:.3f}$, $x_{{\mathrm{{L}}}} = {x_left:.2f}$ and $e^{{{gap}/T}}$"'
     )
     assert symbols(" ".join(math_of(prose_text(source)))) == {"x", "e", "T"}
 
