@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import importlib.util
 import os
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import pytest
 import yaml
 
 # Chapter kernels started by the tests (chapter execution, Colab-style notebooks) inherit
-# this: one math thread, as in the site build (see docs/hooks/execution_cache.py).
+# this: one math thread, as in the site build (see book_site/execution.py).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -64,24 +63,20 @@ def url_path(source: str) -> str:
     return stem + "/"
 
 
-def _load_hook(name: str):
-    """Import one of the MkDocs hooks in docs/hooks/ so its functions can be unit-tested."""
-    path = DOCS_DIR / "hooks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"book_hook_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="session")
-def load_hook():
-    """``load_hook("solutions")`` imports docs/hooks/solutions.py."""
-    return _load_hook
-
-
 @pytest.fixture(scope="session")
 def nav_page_paths() -> list[str]:
     return [url_path(source) for source in nav_sources()]
+
+
+SLOW_MODULES = {"test_chapters", "test_browser", "test_notebooks", "test_site"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark what builds the site or executes whole chapters as ``slow``: ``pytest -m "not
+    slow"`` runs everything else (the unit tests and doctests) in about a minute."""
+    for item in items:
+        if item.path.stem in SLOW_MODULES and item.path.parent.name == "tests":
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_generate_tests(metafunc):

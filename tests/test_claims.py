@@ -126,19 +126,19 @@ def test_a_false_claim_fails_the_build_naming_the_claim(tmp_path):
     (docs / "chapters").mkdir(parents=True)
     (docs / "index.md").write_text("# Home\n", encoding="utf-8")
     (docs / "chapters" / "00_false_claim.py").write_text(FALSE_CLAIM_CHAPTER, encoding="utf-8")
-    hook = REPO_ROOT / "docs" / "hooks" / "execution_cache.py"
     (tmp_path / "mkdocs.yml").write_text(
         textwrap.dedent(
-            f"""\
+            """\
             site_name: fixture
+            extra:
+              repository: owner/book
             plugins:
               - mkdocs-jupyter:
                   include: ["chapters/*.py"]
                   execute: true
                   allow_errors: false
                   kernel_name: python3
-            hooks:
-              - {hook}
+              - ebm-book
             """
         ),
         encoding="utf-8",

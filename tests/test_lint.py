@@ -22,3 +22,35 @@ def test_ruff(arguments):
         text=True,
     )
     assert result.returncode == 0, f"ruff {' '.join(arguments)}:\n{result.stdout}{result.stderr}"
+
+
+def tracked_text_files() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    suffixes = {".py", ".md", ".yml", ".yaml", ".toml", ".css", ".js", ".sh", ".cfg", ".txt"}
+    return [
+        REPO_ROOT / name
+        for name in listed
+        if Path(name).suffix in suffixes and "vendor" not in Path(name).parts
+    ]
+
+
+def test_text_files_end_with_one_newline():
+    """What pre-commit's end-of-file-fixer enforces (see .pre-commit-config.yaml)."""
+    bad = []
+    for path in tracked_text_files():
+        data = path.read_bytes() if path.exists() else b"\n"
+        if data and (not data.endswith(b"\n") or data.endswith(b"\n\n")):
+            bad.append(str(path.relative_to(REPO_ROOT)))
+    assert not bad, f"files that do not end with exactly one newline: {bad}"
+
+
+def test_the_version_is_written_once():
+    import importlib.metadata
+
+    import ebm_book
+
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'dynamic = ["version"]' in pyproject and "\nversion =" not in pyproject.split("[tool")[0]
+    assert importlib.metadata.version("ebm-book") == ebm_book.__version__

@@ -89,7 +89,7 @@ def test_build_succeeded_without_warnings(built_site):
     assert not warnings, "\n".join(warnings)
 
 
-def test_chapter_kernels_connect_encrypted_where_possible(built_site, load_hook):
+def test_chapter_kernels_connect_encrypted_where_possible(built_site):
     """Where pyzmq and jupyter_client can encrypt a kernel's connection, the build does,
     and the kernels' "running over TCP without encryption" warning stays out of its log."""
     import zmq
@@ -97,7 +97,9 @@ def test_chapter_kernels_connect_encrypted_where_possible(built_site, load_hook)
     from traitlets.config import Config
 
     config = Config()
-    load_hook("execution_cache").encrypt_kernel_channels(config)
+    from book_site.execution import encrypt_kernel_channels
+
+    encrypt_kernel_channels(config)
     if not (zmq.has("curve") and "transport_encryption" in KernelManager.class_trait_names()):
         assert "transport_encryption" not in config.KernelManager
         pytest.skip("this pyzmq or jupyter_client cannot encrypt kernel connections")
@@ -230,64 +232,6 @@ def test_whole_chapter_page_with_figures_stays_under_2_mb(built_site, chapter_fi
     assert size < MAX_CHAPTER_PAGE_BYTES, f"{chapter_file.name}: {size / 1e6:.2f} MB"
 
 
-def test_palette_compression_keeps_the_picture(load_hook):
-    """A plot re-encoded with a palette keeps its size and its pixels (up to palette rounding)."""
-    import io
-
-    import matplotlib.pyplot as plt
-    from PIL import Image, ImageChops
-
-    fig, ax = plt.subplots(figsize=(3, 2), dpi=100)
-    ax.plot([0, 1, 2], [0, 1, 0])
-    ax.contourf([[0, 1], [1, 2]], levels=10)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    original = buffer.getvalue()
-    recoded = load_hook("page_weight").palette_png(original)
-    assert len(recoded) < len(original)
-    before, after = (
-        Image.open(io.BytesIO(original)).convert("RGB"),
-        Image.open(io.BytesIO(recoded)).convert("RGB"),
-    )
-    assert before.size == after.size
-    difference = ImageChops.difference(before, after).getextrema()
-    assert max(high for _, high in difference) < 40  # no channel moves by more than 40/255
-
-
-# --- the hooks' logic, on small inputs --------------------------------------
-
-
-def test_solution_wrapping_keeps_nested_cells_whole(load_hook):
-    solutions = load_hook("solutions")
-    html = (
-        '<div class="jp-Cell celltag_solution"><div>in</div><div><div>out</div></div></div>'
-        '<div class="jp-Cell">next</div>'
-    )
-    wrapped = solutions.wrap_solutions(html)
-    assert wrapped == (
-        '<details class="success"><summary>Solution</summary>\n'
-        '<div class="jp-Cell celltag_solution"><div>in</div><div><div>out</div></div></div>'
-        '\n</details><div class="jp-Cell">next</div>'
-    )
-    assert (
-        solutions.wrap_solutions('<div class="jp-Cell">x</div>') == '<div class="jp-Cell">x</div>'
-    )
-
-
-def test_package_digest_changes_with_any_package_file(load_hook, tmp_path):
-    digest = load_hook("execution_cache").package_digest
-    (tmp_path / "module.py").write_text("x = 1\n")
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "table.csv").write_text("a,b\n")
-    original = digest(tmp_path)
-    (tmp_path / "__pycache__").mkdir()
-    (tmp_path / "__pycache__" / "module.cpython-312.pyc").write_bytes(b"\0")
-    assert digest(tmp_path) == original, "bytecode must not invalidate the cache"
-    (tmp_path / "data" / "table.csv").write_text("a,b,c\n")
-    assert digest(tmp_path) != original
-
-
 def test_code_cells_are_plain_code_for_the_browser_to_colour(built_site, chapter_file):
     """Each code cell is a ``pre > code`` (Material adds its copy button) holding the
     cell's source as plain text, marked as Python for Prism; no per-cell copy widget."""
@@ -323,31 +267,6 @@ def test_prose_cells_show_their_text_and_hide_their_code(built_site, chapter_fil
         assert text is not None and text.get_text(strip=True), "a prose cell wrote no text"
 
 
-def test_plain_code_cell_keeps_the_code_exactly(load_hook):
-    """Pygments' markup removed, the text (HTML-escaped) is the source, character for character."""
-    from pygments import highlight
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import PythonLexer
-
-    page_weight = load_hook("page_weight")
-    source = "if a < b & c:\n    print(f\"{x!r:>4} <tag> 'q'\")  # a comment\n"
-    coloured = highlight(source, PythonLexer(), HtmlFormatter(nowrap=True))
-    cell = f'<div class="highlight-ipynb hl-python"><pre><span></span>{coloured}</pre>'
-    plain = page_weight.HIGHLIGHTED_CELL.sub(page_weight.plain_code_cell, cell)
-    prefix = '<div class="highlight-ipynb hl-python"><pre><code class="language-python">'
-    assert plain.startswith(prefix) and plain.endswith("</code></pre>")
-    code = plain[len(prefix) : -len("</code></pre>")]
-    assert "<" not in code and unescape(code) == source
-    foreign = '<div class="highlight-ipynb hl-python"><pre><b>x</b></pre>'
-    assert page_weight.HIGHLIGHTED_CELL.sub(page_weight.plain_code_cell, foreign) == foreign
-
-
-def test_squeeze_keeps_preformatted_text(load_hook):
-    squeeze = load_hook("page_weight").squeeze
-    html = "<div>\n    <p>a</p>\n  </div>\n<pre>x\n    <span>y</span>\n</pre>\n  <i>z</i>"
-    assert squeeze(html) == "<div>\n<p>a</p>\n</div>\n<pre>x\n    <span>y</span>\n</pre>\n<i>z</i>"
-
-
 def test_every_figure_has_its_cells_description(built_site, chapter_file):
     """Each image a code cell outputs carries the cell's ``alt`` text, never nbconvert's default."""
     html = html_of(built_site, chapter_page_path(chapter_file))
@@ -356,32 +275,3 @@ def test_every_figure_has_its_cells_description(built_site, chapter_file):
     descriptions = {unescape(alt) for alt in re.findall(r'<img\b[^>]*?\balt="([^"]*)"', html)}
     expected = {c.metadata["alt"] for c in code_cells if "alt" in c.metadata}
     assert descriptions == expected
-
-
-def test_figure_descriptions_go_to_their_own_cell(load_hook, caplog):
-    alt_text = load_hook("alt_text")
-    default = f'alt="{alt_text.NBCONVERT_ALT}"'
-
-    def code_cell(image: str) -> str:
-        return f'<div class="jp-Cell jp-CodeCell x" id="cell-id=1">{image}</div>'
-
-    markdown = '<div class="jp-Cell jp-MarkdownCell"><img alt="a photo" src="p.png"></div>'
-    page = (
-        code_cell(f'<img {default} src="a.png">')
-        + markdown
-        + code_cell("no figure")
-        + code_cell(f'<img {default} src="b.png">')
-    )
-    cells = [
-        jupytext.reads(f"# %% {header}\nx = 1\n", fmt="py:percent").cells[0]
-        for header in ['alt="Two <b> & \\"c\\""', "", ""]
-    ]
-    with caplog.at_level("WARNING"):
-        described = alt_text.describe_figures(page, cells, "chapter.py")
-    assert 'alt="Two &lt;b&gt; &amp; &quot;c&quot;" src="a.png"' in described
-    assert 'alt="a photo"' in described, "markdown images keep their own description"
-    assert f'{default} src="b.png"' in described
-    assert [record.getMessage() for record in caplog.records] == [
-        'chapter.py: code cell 3 ("x = 1") draws a figure without a description;'
-        ' add alt="..." to its "# %%" line'
-    ]

@@ -2,7 +2,7 @@
  * Colour the code cells of the chapters in the browser.
  *
  * The build leaves each notebook code cell as plain text in
- * <pre><code class="language-python"> (docs/hooks/page_weight.py: Pygments'
+ * <pre><code class="language-python"> (book_site/page_weight.py: Pygments'
  * per-token markup was most of a chapter's HTML). Prism colours it here; the
  * colours are set in docs/stylesheets/extra.css.
  *

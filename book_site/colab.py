@@ -1,6 +1,6 @@
 """Publish every chapter as a notebook for Google Colab and for download.
 
-For each chapter page (a jupytext ``.py`` file under ``chapters/``) this hook
+For each chapter page (a jupytext ``.py`` file under ``chapters/``) the build
 
 1. writes ``notebooks/<chapter>.ipynb`` into the built site, generated from the jupytext
    source at build time, so ``mkdocs gh-deploy`` publishes it on the ``gh-pages`` branch,
@@ -40,14 +40,15 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+from bs4 import BeautifulSoup
 from mkdocs.exceptions import PluginError
 from mkdocs.utils import get_relative_url
 
-log = logging.getLogger("mkdocs.hooks.notebooks")
+from .markup import PROSE_TAG, SOLUTION_TAG
+
+log = logging.getLogger("mkdocs.plugins.ebm-book.colab")
 
 NOTEBOOK_DIR = "notebooks"
-SOLUTION_TAG = "solution"
-PROSE_TAG = "prose"
 COLAB_URL = "https://colab.research.google.com/github/{repository}/blob/gh-pages/{path}"
 PACKAGE_URL = "git+https://github.com/{repository}@{pin}"
 
@@ -74,10 +75,8 @@ PROSE_TITLE = "#@title Text computed from the results above (double-click to sho
 ADMONITION = re.compile(r'^(!!!|\?\?\?\+?)\s+([\w-]+)(?:\s+"([^"]*)")?\s*$')
 MARKDOWN_LINK = re.compile(r"\[([^\]]+)\]\((?!https?://|#)([^)\s]+?\.(?:md|py))(#[^)\s]*)?\)")
 
-_chapters: list = []  # the chapter files of the current build (set by on_files)
 
-
-def _is_chapter(file) -> bool:
+def is_chapter(file) -> bool:
     return file.src_uri.startswith("chapters/") and file.src_uri.endswith(".py")
 
 
@@ -98,7 +97,8 @@ def _build_pin(config_dir: Path) -> str:
     return result.stdout.strip()
 
 
-def on_config(config):
+def configure(config) -> None:
+    """Check ``extra.repository``, pin the Colab install to this commit, default ``site_url``."""
     repository = config.extra.get("repository")
     if not repository or not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
         raise PluginError(
@@ -108,12 +108,6 @@ def on_config(config):
     if not config.site_url:  # links in notebooks point at the published site
         owner, name = repository.split("/")
         config.site_url = f"https://{owner}.github.io/{name}/"
-    return config
-
-
-def on_files(files, config):
-    _chapters[:] = [file for file in files if _is_chapter(file)]
-    return files
 
 
 def _link_target(target: str, anchor: str, source_uri: str, site_url: str) -> str:
@@ -199,27 +193,28 @@ def colab_notebook(source: Path, source_uri: str, config) -> nbformat.NotebookNo
     return notebook
 
 
-def on_page_content(html, page, config, files):
+def add_notebook_buttons(content: BeautifulSoup, page, config) -> None:
     """Put the Colab button and the download link under the chapter's title."""
-    if not _is_chapter(page.file):
-        return html
     notebook = _notebook_path(page.file)
     colab = COLAB_URL.format(repository=config.extra["repository"], path=notebook)
     download = get_relative_url(notebook, page.url or ".")
-    buttons = (
+    buttons = BeautifulSoup(
         '<p class="ebm-notebook-links">'
         f'<a class="md-button md-button--primary ebm-colab" href="{colab}">Open in Colab</a> '
         f'<a class="md-button ebm-download" href="{download}" download>'
-        "Download notebook (.ipynb)</a></p>"
+        "Download notebook (.ipynb)</a></p>",
+        "html.parser",
     )
-    title_end = html.find("</h1>")
-    if title_end == -1:
-        return buttons + html
-    return html[: title_end + 5] + buttons + html[title_end + 5 :]
+    title = content.find("h1")
+    if title is None:
+        content.insert(0, buttons)
+    else:
+        title.insert_after(buttons)
 
 
-def on_post_build(config):
-    for file in _chapters:
+def write_notebooks(chapters: list, config) -> None:
+    """Write every chapter's notebook into the built site."""
+    for file in chapters:
         notebook = colab_notebook(Path(file.abs_src_path), file.src_uri, config)
         target = Path(config.site_dir) / _notebook_path(file)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 The MathJax files come from the ``django-static-mathjax`` package (a ``docs``
 dependency), which ships MathJax 3 under the importable package ``mathjax``.
-After each build (``mkdocs serve`` included) this hook copies the parts the
+After each build (``mkdocs serve`` included) the build copies the parts the
 site uses into ``assets/mathjax/``:
 
 - ``tex-svg-full.js``: TeX input with every extension, SVG output. SVG output
@@ -13,27 +13,25 @@ site uses into ``assets/mathjax/``:
 
 mkdocs-jupyter adds its own MathJax loader to every page, pointing at a CDN.
 The site typesets all math itself (``docs/javascripts/mathjax-config.js``), so
-this hook removes that loader: two typesetters would race on the same page.
+the build removes that loader: two typesetters would race on the same page.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 from pathlib import Path
 
 import mathjax
 from mkdocs.exceptions import PluginError
 
-log = logging.getLogger("mkdocs.hooks.local_mathjax")
+from .markup import PLUGIN, without_mathjax_loader
+
+log = logging.getLogger("mkdocs.plugins.ebm-book.mathjax")
 
 SITE_SUBDIR = "assets/mathjax"
 COMBINED_FILE = "tex-svg-full.js"
 ON_DEMAND_DIRS = ("ui", "a11y", "sre")
-
-# <script data-mkdocs-jupyter-mathjax="...">...</script>, injected by mkdocs-jupyter.
-PLUGIN_LOADER = re.compile(r"<script data-mkdocs-jupyter-mathjax=.*?</script>\s*", re.DOTALL)
 
 
 def mathjax_es5_dir() -> Path:
@@ -46,11 +44,13 @@ def mathjax_es5_dir() -> Path:
     return es5
 
 
-def on_post_page(output, page, config):
-    return PLUGIN_LOADER.sub("", output)
+def remove_plugin_loader(html: str, config) -> str:
+    """Drop mkdocs-jupyter's CDN MathJax loader: the site serves and configures its own."""
+    return without_mathjax_loader(html, config.plugins[PLUGIN].config)
 
 
-def on_post_build(config):
+def copy_mathjax(config) -> None:
+    """Copy MathJax's browser build into the site (``assets/mathjax/``)."""
     source = mathjax_es5_dir()
     target = Path(config.site_dir) / SITE_SUBDIR
     target.mkdir(parents=True, exist_ok=True)

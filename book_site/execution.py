@@ -1,13 +1,15 @@
 """Run the chapters safely: a cache keyed on the package, cell timeouts, clear errors.
 
 Every chapter is a jupytext ``.py`` page that mkdocs-jupyter executes at build
-time. Three things about that are not handled by the plugin itself:
+time. Three things about that are not handled by the plugin itself, and this module
+handles them (the plugin's two functions it wraps are wrapped through
+``markup.wrap_plugin_function``, which fails the build clearly if they change):
 
 1. **The cache must know about ``ebm_book``.** mkdocs-jupyter caches an
    executed page under a key computed from the page's own source and the plugin
    options only. Chapters import ``ebm_book``, so editing the package changes
    their figures without changing that key, and stale figures would survive.
-   This hook gives each version of the package its own cache directory, named
+   The build gives each version of the package its own cache directory, named
    by a hash of every file under ``ebm_book/``. Changing any of those files
    re-executes every chapter; an unchanged rebuild executes nothing.
 2. **A hanging cell must fail the build**, not hang it. The plugin has no
@@ -30,7 +32,6 @@ Environment variables (used by the tests and the benchmark):
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import os
@@ -43,7 +44,9 @@ import mkdocs_jupyter.nbconvert2
 from mkdocs.exceptions import PluginError
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-log = logging.getLogger("mkdocs.hooks.execution_cache")
+from .markup import PLUGIN, wrap_plugin_function
+
+log = logging.getLogger("mkdocs.plugins.ebm-book.execution")
 
 PACKAGE_DIR = "ebm_book"
 CACHE_PREFIX = "ebm_book-"
@@ -75,11 +78,6 @@ def cell_timeout_s() -> int:
     return int(os.environ.get("EBM_BOOK_CELL_TIMEOUT", DEFAULT_CELL_TIMEOUT_S))
 
 
-def _original(function):
-    """The plugin's own function, even if an earlier build (``mkdocs serve``) wrapped it."""
-    return getattr(function, "__wrapped__", function)
-
-
 def encrypt_kernel_channels(config) -> None:
     """Have the chapter kernels' local connections encrypted, where the installed stack can.
 
@@ -98,7 +96,6 @@ def encrypt_kernel_channels(config) -> None:
 def _with_cell_timeout(get_nbconvert_app):
     """Wrap the plugin's app factory so every executed cell gets a timeout."""
 
-    @functools.wraps(get_nbconvert_app)
     def wrapper(*args, **kwargs):
         app = get_nbconvert_app(*args, **kwargs)
         # The plugin stores this section as a plain dict: set the key, keep the rest.
@@ -112,7 +109,6 @@ def _with_cell_timeout(get_nbconvert_app):
 def _naming_the_chapter(nb2html, docs_dir: Path):
     """Wrap the plugin's notebook conversion: log timings, name the chapter in errors."""
 
-    @functools.wraps(nb2html)
     def wrapper(nb_path, *args, **kwargs):
         chapter = Path(nb_path).resolve().relative_to(docs_dir).as_posix()
         if not kwargs.get("execute"):
@@ -150,11 +146,12 @@ def single_threaded_kernels() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-def on_config(config):
+def configure(config) -> None:
+    """Key the notebook cache on ``ebm_book``, and wrap the plugin's conversion."""
     single_threaded_kernels()
-    plugin = config.plugins.get("mkdocs-jupyter")
+    plugin = config.plugins.get(PLUGIN)
     if plugin is None:
-        raise PluginError("execution_cache hook: the mkdocs-jupyter plugin is not configured")
+        raise PluginError(f"the ebm-book plugin needs the {PLUGIN} plugin, configured before it")
     project_root = Path(config.config_file_path).resolve().parent
     cache_root = Path(os.environ.get("EBM_BOOK_NOTEBOOK_CACHE") or plugin.config["cache_dir"])
     cache_root = (project_root / cache_root).resolve()
@@ -163,16 +160,23 @@ def on_config(config):
     log.debug("Notebook cache for this version of %s: %s", PACKAGE_DIR, plugin.config["cache_dir"])
 
     docs_dir = Path(config.docs_dir).resolve()
-    nbconvert2 = mkdocs_jupyter.nbconvert2
-    nbconvert2.get_nbconvert_app = _with_cell_timeout(_original(nbconvert2.get_nbconvert_app))
-    convert = mkdocs_jupyter.convert
-    convert.nb2html = _naming_the_chapter(_original(convert.nb2html), docs_dir)
-    return config
+    wrap_plugin_function(
+        mkdocs_jupyter.nbconvert2,
+        "get_nbconvert_app",
+        ["execute", "kernel_name", "allow_errors"],
+        _with_cell_timeout,
+    )
+    wrap_plugin_function(
+        mkdocs_jupyter.convert,
+        "nb2html",
+        ["nb_path", "execute"],
+        lambda nb2html: _naming_the_chapter(nb2html, docs_dir),
+    )
 
 
-def on_post_build(config):
+def remove_old_caches(config) -> None:
     """Delete the caches of older versions of the package: they can never be hit again."""
-    current = Path(config.plugins["mkdocs-jupyter"].config["cache_dir"])
+    current = Path(config.plugins[PLUGIN].config["cache_dir"])
     if not current.parent.is_dir():
         return
     this_version = current.name[: len(CACHE_PREFIX) + 16]  # the caches of every seed shift

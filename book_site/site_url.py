@@ -5,9 +5,7 @@ Material's instant navigation only takes over links to pages listed in
 The tests serve the site on a free local port and set ``SITE_URL`` to match; the
 deploy workflow sets it to the GitHub Pages address. Without ``SITE_URL`` the
 address comes from ``mkdocs.yml`` (or, if unset there, from ``extra.repository``,
-see notebooks.py).
-
-Run before notebooks.py, which fills in ``site_url`` only if it is still empty.
+see ``colab.py``, which runs after this).
 """
 
 from __future__ import annotations
@@ -15,8 +13,7 @@ from __future__ import annotations
 import os
 
 
-def on_config(config):
+def apply_site_url(config) -> None:
     site_url = os.environ.get("SITE_URL")
     if site_url:
         config.site_url = site_url if site_url.endswith("/") else site_url + "/"
-    return config

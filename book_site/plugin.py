@@ -1,0 +1,64 @@
+"""The book's MkDocs plugin, ``ebm-book``: every build step the site needs, in order.
+
+Registered in ``pyproject.toml`` (entry point ``mkdocs.plugins``) and listed in
+``mkdocs.yml`` after ``mkdocs-jupyter``, whose output it post-processes. Each step is a
+function of one module of ``book_site``; this class only calls them at the right events.
+Chapter pages are parsed once per event, and every step works on the same tree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jupytext
+from mkdocs.plugins import BasePlugin
+
+from . import colab, execution, figures, mathjax, page_weight, site_url, solutions
+from .markup import notebook_of, parse
+
+
+class BookPlugin(BasePlugin):
+    """Site URL, Colab notebooks, execution cache, MathJax, solutions, figures, page weight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chapters: list = []
+
+    def on_config(self, config):
+        site_url.apply_site_url(config)  # before colab, which defaults site_url if empty
+        colab.configure(config)
+        execution.configure(config)
+        return config
+
+    def on_files(self, files, config):
+        self.chapters = [file for file in files if colab.is_chapter(file)]
+        return files
+
+    def on_page_content(self, html, page, config, files):
+        if not colab.is_chapter(page.file):
+            return html
+        content = parse(html)
+        colab.add_notebook_buttons(content, page, config)
+        solutions.wrap_solutions(content)
+        return str(content)
+
+    def on_post_page(self, output, page, config):
+        output = mathjax.remove_plugin_loader(output, config)
+        source = page.file.abs_src_path
+        if not (source and source.endswith(".py")):
+            return output
+        document = parse(output)
+        if notebook_of(document) is None:
+            return output
+        code = [cell for cell in jupytext.read(source).cells if cell.cell_type == "code"]
+        figures.describe_figures(document, code, page.file.src_uri)
+        page_weight.link_shared_stylesheet(document, page.url, config.site_dir)
+        cache = Path(config.config_file_path).parent / ".cache" / "palette-png"
+        page_weight.compress_embedded_figures(document, cache)
+        page_weight.slim_cells(document)
+        return str(document)
+
+    def on_post_build(self, config):
+        colab.write_notebooks(self.chapters, config)
+        execution.remove_old_caches(config)
+        mathjax.copy_mathjax(config)
