@@ -38,7 +38,15 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
-from ebm_book import display, energies, metrics, plotting, sampling
+from ebm_book import (
+    claims,
+    display,
+    energies,
+    metrics,
+    plotting,
+    sampling,
+    seeds,
+)
 from ebm_book.exercises import (
     check_gaussian_score,
     check_langevin_step,
@@ -47,7 +55,7 @@ from ebm_book.exercises import (
 from ebm_book.score import score_from_energy
 
 plotting.use_book_style()
-_ = torch.manual_seed(0)  # the random initial weights of networks below
+seeds.manual_seed(0)  # the random initial weights of networks below
 
 # %% [markdown]
 # ## 2.1 The score: a compass towards high probability
@@ -71,21 +79,22 @@ _ = torch.manual_seed(0)  # the random initial weights of networks below
 # s(x) = -\frac{\nabla_x E(x)}{T}.
 # $$
 #
-# The simplest example is the Gaussian $\mathcal{N}(\mu, \Sigma)$, with energy
-# $\tfrac12 (x-\mu)^\top \Sigma^{-1} (x-\mu)$ and score
+# The simplest example is the Gaussian $\mathcal{N}(\mu, \Sigma)$. Write
+# $\Lambda = \Sigma^{-1}$ for its **precision** matrix; the energy is
+# $\tfrac12 (x-\mu)^\top \Lambda (x-\mu)$ and the score is
 #
 # $$
-# s(x) = -\Sigma^{-1}(x - \mu).
+# s(x) = -\Lambda(x - \mu).
 # $$
 #
 # It points straight at the mean, grows linearly with the distance from it, and is
-# stronger along the directions in which the Gaussian is narrow (large entries of the
-# precision $\Sigma^{-1}$). Here are the score fields of the four landscapes of Chapter 1,
-# drawn over their energy contours. Every arrow has the same length; its colour gives the
-# magnitude $\lVert s(x) \rVert$ on a logarithmic scale, from dark purple (nearly zero)
-# to orange (large).
+# stronger along the directions in which the Gaussian is narrow (the directions of the
+# large eigenvalues of $\Lambda$). Here are the score fields of the four landscapes of
+# Chapter 1, drawn over their energy contours. Every arrow has the same length; its colour
+# gives the magnitude $\lVert s(x) \rVert$ on a logarithmic scale, from dark purple
+# (nearly zero) to orange (large).
 
-# %% alt="Score fields of four energies: the Gaussian mixture, the ring, the banana and the double well. The arrows, drawn over the energy contours, point uphill in density, toward the modes (for the ring, toward the circle), and are longest far from them."
+# %% alt="Score fields of four energies: the Gaussian mixture, the ring, the banana and the double well. The arrows, all of one length and drawn over the energy contours, point uphill in density, toward the modes (for the ring, toward the circle); their colour shows the strength of the field, orange (strong) far from the modes and dark purple (weak) near them."
 landscapes = energies.example_landscapes()  # the four of Chapter 1
 mixture = landscapes["Gaussian mixture"]  # its three modes
 window = (-3.2, 3.2)
@@ -115,9 +124,10 @@ plt.show()
 # %% [markdown]
 # Three things to notice. Far from the data the field is strong (orange) and points
 # inwards. At the bottom of each valley it fades (dark purple): at a mode the score is
-# exactly zero. And *between* modes it is weak as well, at a saddle point of $p$, where
+# exactly zero. And *between* modes it vanishes as well, at a saddle point of $p$, where
 # arrows on either side point away from each other, towards different modes. The numbers
-# for the mixture:
+# for the mixture (we locate the saddle between its two heaviest modes by solving
+# $s(x) = 0$ with Newton's method, starting halfway between their means):
 
 
 # %%
@@ -125,26 +135,52 @@ def score_norm(energy, point):
     return energy.score(torch.tensor([point])).norm().item()
 
 
-# The saddle between the first two modes: where the score is smallest on the segment joining them.
-segment = torch.linspace(0, 1, 2001)[:, None]
-path = mixture.means[0] + segment * (mixture.means[1] - mixture.means[0])
-saddle = path[mixture.score(path).norm(dim=1)[200:1800].argmin() + 200]
+def hessian_of_log_p(x):
+    """The Jacobian of the score at one point x: the Hessian of log p."""
+    return torch.autograd.functional.jacobian(
+        lambda y: mixture.score(y[None])[0], x
+    )
+
+
+saddle = mixture.means[:2].mean(dim=0).double()
+for _ in range(20):  # Newton's method on s(x) = 0
+    newton_step = torch.linalg.solve(
+        hessian_of_log_p(saddle), mixture.score(saddle[None])[0]
+    )
+    saddle = saddle - newton_step
+curvatures = torch.linalg.eigvalsh(hessian_of_log_p(saddle))
+
+heaviest_mean = mixture.means[0].tolist()
 print(
-    f"|s| at the heaviest mode's mean       : {score_norm(mixture, mixture.means[0].tolist()):.3f}"
+    f"|s| at the heaviest mode's mean : {score_norm(mixture, heaviest_mean):.1e}"
 )
 print(
-    f"|s| at the saddle {[round(v, 2) for v in saddle.tolist()]} : {score_norm(mixture, saddle.tolist()):.3f}"
+    f"|s| up a valley wall at (1, 1.6): {score_norm(mixture, [1.0, 1.6]):.1f}"
 )
 print(
-    f"|s| halfway up a valley wall (1, 1.6) : {score_norm(mixture, [1.0, 1.6]):.1f}"
+    f"|s| far away at (3, 3)          : {score_norm(mixture, [3.0, 3.0]):.1f}"
 )
 print(
-    f"|s| far away at (3, 3)                : {score_norm(mixture, [3.0, 3.0]):.1f}"
+    f"saddle at {[round(v, 2) for v in saddle.tolist()]}: |s| = "
+    f"{mixture.score(saddle[None]).norm().item():.0e}; log p curves down "
+    f"({curvatures[0].item():.1f}) along one direction and up "
+    f"({curvatures[1].item():.1f}) along the other"
+)
+claims.claim(
+    "the score vanishes at the saddle, which is not a mode",
+    mixture.score(saddle[None]).norm() < 1e-10
+    and curvatures[0] < 0 < curvatures[1],
+    score_norm=mixture.score(saddle[None]).norm(),
+    curvatures=curvatures.tolist(),
 )
 
 # %% [markdown]
-# (The score at a component's mean is not exactly zero: the other components pull on it
-# slightly, so the mode of the mixture sits a little off the component's mean.)
+# At the saddle the score is zero to rounding error, yet it is no mode. Like a mountain
+# pass between two peaks, the density rises from it towards either of the two modes
+# ($\log p$ curves up along that path) and falls in the direction across it ($\log p$
+# curves down). (At a component's mean the score is small but not exactly zero:
+# the other components pull on it slightly, so the mode of the mixture sits a little off
+# the component's mean.)
 #
 # ### Exercise 2.1: the score of a Gaussian
 #
@@ -194,74 +230,112 @@ check_gaussian_score(gaussian_score_solution)
 # integral of Chapter 1 is simply gone. Everything we can do with a score (sample in this
 # chapter, learn in Chapter 3) works without ever knowing $Z$.
 #
-# We can check this in code. `score_from_energy` computes $-\nabla_x E / T$ with autograd.
-# Adding the log-normalizer to the energy, which turns $e^{-E}$ into the *normalized*
-# density, changes nothing:
+# We can check this in code. `score_from_energy` computes $-\nabla_x E / T$ with
+# autograd. Adding a constant $c$ to the energy multiplies $e^{-E}$ by $e^{-c}$: $Z$ is
+# multiplied by the same factor, and the density $p$, hence the score, does not change.
+# (The package writes the mixture's energy as $E = -\log p$, the normalized negative
+# log-density, so its $Z$ is already 1. Any $c$ will do; we take $c = 7.3$.)
 
 # %%
-x = mixture.sample(1000, generator=torch.Generator().manual_seed(0)).double()
-log_z = 7.3  # any constant: think of it as log Z
+x = mixture.sample(1000, generator=seeds.generator(0)).double()
+c = 7.3  # any constant
 
 
 def shifted_energy(x):
-    return mixture.energy(x) + log_z
+    return mixture.energy(x) + c
 
 
-difference = score_from_energy(mixture.energy, x) - score_from_energy(
-    shifted_energy, x
+autograd_score = score_from_energy(mixture.energy, x)
+shift_gap = (autograd_score - score_from_energy(shifted_energy, x)).abs().max()
+analytic_gap = (autograd_score - mixture.score(x)).abs().max().item()
+print(f"largest difference, E versus E + c        : {shift_gap.item():.1e}")
+print(f"largest difference, autograd versus exact : {analytic_gap:.1e}")
+claims.claim(
+    "adding a constant to the energy leaves the score unchanged",
+    shift_gap == 0,
+    shift_gap=shift_gap,
 )
-print(
-    f"largest difference between the two scores: {difference.abs().max().item():.1e}"
-)
-print(
-    f"largest difference to the analytic score : {(score_from_energy(mixture.energy, x) - mixture.score(x)).abs().max().item():.1e}"
+# Double precision rounds at about 1e-16 relative to numbers of size ~10; a
+# wrong formula would differ by O(1). 1e-12 is a hundredfold margin on rounding.
+claims.claim(
+    "autograd agrees with the mixture's closed-form score to rounding error",
+    analytic_gap < 1e-12,
+    analytic_gap=analytic_gap,
 )
 
 # %% [markdown]
+# The two scores are the same numbers to the last bit, and both agree with the closed-form
+# score of the mixture to rounding error.
+#
 # The same works for an energy given by a neural network, which is how energy-based
-# models are built. Take a one-hidden-layer energy
-# $E_\theta(x) = v^\top \tanh(Wx + b)$ with $H$ hidden units. Its gradient follows from
-# the chain rule by hand, $\nabla_x E_\theta(x) = W^\top\big(v \odot (1 - \tanh^2(Wx+b))\big)$,
-# and autograd must agree with it up to floating-point rounding:
+# models are built. Take a network with one hidden layer of $H$ units,
+#
+# $$
+# E_\theta(x) = \theta_3^\top \tanh(\theta_1 x + \theta_2),
+# $$
+#
+# whose parameters $\theta$ come in three blocks: an $H \times d$ weight matrix
+# $\theta_1$ and two vectors $\theta_2, \theta_3 \in \mathbb{R}^H$ ($\tanh$ acts on each
+# entry). The chain rule gives its gradient by hand,
+#
+# $$
+# \nabla_x E_\theta(x) = \theta_1^\top\Big(\theta_3 \odot \big(1 - \tanh^2(\theta_1 x + \theta_2)\big)\Big),
+# $$
+#
+# where $\odot$ is the entrywise product, and autograd must agree with it up to
+# floating-point rounding. We compare the two in single and in double precision, with
+# $H = 32$:
 
 
 # %%
 class TanhEnergy(torch.nn.Module):
-    """E(x) = v^T tanh(W x + b): a tiny energy network."""
+    """E(x) = theta_3^T tanh(theta_1 x + theta_2): a tiny energy network."""
 
     def __init__(self, dim: int = 2, hidden: int = 32):
         super().__init__()
+        # weight theta_1 (hidden x dim) and bias theta_2 (hidden,)
         self.layer = torch.nn.Linear(dim, hidden)
-        self.v = torch.nn.Parameter(torch.randn(hidden))
+        self.readout = torch.nn.Parameter(torch.randn(hidden))  # theta_3
 
     def forward(self, x):
-        return torch.tanh(self.layer(x)) @ self.v
+        return torch.tanh(self.layer(x)) @ self.readout
 
-    def analytic_score(self, x):
-        pre_activation = self.layer(x)
-        return (
-            -((1 - torch.tanh(pre_activation) ** 2) * self.v)
-            @ self.layer.weight
-        )
+    def analytic_score(self, x):  # minus the hand-derived gradient
+        slopes = 1 - torch.tanh(self.layer(x)) ** 2
+        return -(slopes * self.readout) @ self.layer.weight
 
 
+in_epsilons = {}  # the largest difference, in units of eps * |score|
 for dtype in (torch.float32, torch.float64):
     net = TanhEnergy().to(dtype)
     points = torch.randn(500, 2, dtype=dtype)
-    gap = (
-        (score_from_energy(net, points) - net.analytic_score(points))
-        .abs()
-        .max()
-        .item()
-    )
+    hand_derived = net.analytic_score(points)
+    gap = (score_from_energy(net, points) - hand_derived).abs().max().item()
+    machine_epsilon = torch.finfo(dtype).eps
+    size = hand_derived.abs().max().item()
+    in_epsilons[dtype] = gap / (machine_epsilon * size)
     print(
-        f"{str(dtype):14s} autograd vs hand-derived score: max difference {gap:.1e}"
+        f"{str(dtype):14s} largest difference {gap:.1e} "
+        f"(machine epsilon {machine_epsilon:.1e})"
     )
+# Rounding a sum of H = 32 terms costs at most about 32 machine epsilons of
+# its scale; a wrong formula would differ by the size of the score itself.
+claims.claim(
+    "autograd and the hand-derived gradient agree to rounding error",
+    max(in_epsilons.values()) < 32,
+    in_epsilons=list(in_epsilons.values()),
+)
+
+# %% tags=["prose"]
+display.prose(f"""
+In both formats the largest difference is at most
+{max(in_epsilons.values()):.1f} times the machine epsilon (the relative spacing of
+floating-point numbers: about 1e-7 in single, 2e-16 in double precision) times the
+size of the score. That is rounding, not disagreement. From now on we trust autograd
+for scores.
+""")
 
 # %% [markdown]
-# The differences are at the level of the floating-point precision (about $10^{-7}$ in
-# single and $10^{-16}$ in double precision). From now on we trust autograd for scores.
-#
 # ## 2.3 Langevin dynamics: sampling with the score
 #
 # How do we turn a score into samples? Following the arrows, $x \leftarrow x +
@@ -275,17 +349,18 @@ for dtype in (torch.float32, torch.float64):
 # $$
 #
 # !!! note "Two ways of writing the same algorithm"
-#     This book writes the update as Song & Ermon (2019) do. Much other code writes
-#     $x_{t+1} = x_t + \eta\, s(x_t) + \sqrt{2\eta}\, z_t$. The two agree with
-#     $\eta = \epsilon/2$; mixing them up silently doubles or halves the noise.
+#     This book writes the update as [Song & Ermon (2019)](../references.md#song2019)
+#     do. Much other code writes $x_{t+1} = x_t + \eta\, s(x_t) + \sqrt{2\eta}\, z_t$.
+#     The two agree with $\eta = \epsilon/2$; mixing them up silently doubles or halves
+#     the noise.
 #
 # The drift pulls each chain towards high probability; the noise pushes it around at
 # random. When the two balance, the chains are distributed according to $p$. Without the
 # noise every chain collapses onto a mode. We run 1000 chains from uniformly random
 # starting points, once with and once without noise:
 
-# %% alt="Three scatter plots over the mixture's contours. Left: 1000 starting points spread uniformly. Middle: after Langevin dynamics with noise, the points cover all three modes like samples of the density. Right: after gradient ascent without noise, every point has collapsed onto one of the three mode centres."
-generator = torch.Generator().manual_seed(1)
+# %% alt="Three scatter plots over the mixture's contours. Left: 1000 starting points spread uniformly. Middle: after Langevin dynamics with noise, the points cover all three modes, each with the spread of samples of the density. Right: after gradient ascent without noise, every point has collapsed onto one of the three mode centres."
+generator = seeds.generator(1)
 start = torch.empty(1000, 2).uniform_(-3, 3, generator=generator)
 with_noise = sampling.langevin(
     mixture.score, start, 0.02, 500, generator=generator
@@ -316,20 +391,67 @@ plt.tight_layout()
 plt.show()
 
 exact = mixture.sample(1000, generator=generator)
+spread = {}  # std of x1 inside the heaviest mode, and its standard error
 for name, samples in [
     ("exact samples", exact),
     ("Langevin", with_noise),
     ("gradient ascent", without_noise),
 ]:
-    in_mode_0 = samples[mixture.assign(samples) == 0]
+    in_mode_0 = samples[mixture.assign(samples) == 0][:, 0]
+    std = in_mode_0.std().item()
+    spread[name] = (std, std / math.sqrt(2 * (len(in_mode_0) - 1)))
     print(
-        f"{name:16s}: spread inside the heaviest mode (std of x1) = {in_mode_0[:, 0].std().item():.3f}"
+        f"{name:16s}: spread inside the heaviest mode (std of x1) = {std:.3f}"
     )
 
+# %%
+# The standard error of a sample std is std / sqrt(2 (n - 1)) for Gaussian
+# data; four standard errors of the difference make a false alarm unlikely.
+(std_exact, se_exact), (std_langevin, se_langevin) = (
+    spread["exact samples"],
+    spread["Langevin"],
+)
+se_difference = math.hypot(se_exact, se_langevin)
+claims.claim(
+    "Langevin dynamics reproduces the spread of the exact samples",
+    abs(std_langevin - std_exact) < 4 * se_difference,
+    langevin=std_langevin,
+    exact=std_exact,
+    standard_error=se_difference,
+)
+# Gradient ascent contracts towards each mode by at least 1.6% per step
+# (0.01 times the smallest curvature there): after 500 steps, far below 0.01.
+labels = mixture.assign(without_noise)
+collapse = max(
+    (group - group.mean(dim=0)).norm(dim=1).max().item()
+    for group in (without_noise[labels == k] for k in range(3))
+)
+claims.claim(
+    "gradient ascent collapses every chain onto one of the three mode centres",
+    collapse < 0.01 and len(labels.unique()) == 3,
+    largest_distance_to_centre=collapse,
+)
+weights, errors = metrics.mode_weights(with_noise, mixture)
+claims.claim(
+    "Langevin's share of the heaviest mode is still below 0.5",
+    weights[0] < 0.5 - 3 * errors[0],
+    weight=weights[0],
+    standard_error=errors[0],
+)
+
+# %% tags=["prose"]
+display.prose(f"""
+Gradient ascent puts every chain *on* a mode: the spread inside a mode is zero, and the
+figure shows three dots. Langevin dynamics reproduces the spread of the exact samples
+({std_langevin:.3f} against {std_exact:.3f}, with a standard error of
+{se_difference:.3f} for the difference). One thing it has not got right yet is the
+share of each mode: {weights[0]:.2f} ± {errors[0]:.2f} of the chains sit in the
+heaviest mode, whose weight is 0.5. Inside a mode, 500 steps are plenty; moving between
+modes, across the low-density regions that separate them, takes much longer.
+Section 2.7 takes this to the extreme.
+""")
+
 # %% [markdown]
-# Gradient ascent puts every chain *on* a mode: the spread inside a mode is zero, and the
-# figure shows three dots. Langevin dynamics reproduces the spread of the exact samples.
-#
 # ### Why the chains end up distributed as $p$
 #
 # Think of the update as a small time step of a continuous process. With time
@@ -340,37 +462,53 @@ for name, samples in [
 # \mathrm{d}x_\tau = s(x_\tau)\,\mathrm{d}\tau + \sqrt{2}\,\mathrm{d}W_\tau ,
 # $$
 #
-# where $W$ is a Brownian motion. If $\rho_\tau$ denotes the density of $x_\tau$, the
-# Fokker–Planck equation says how it evolves: drift transports probability mass along
-# $s$, and diffusion spreads it out,
+# where $W_\tau$ is a Brownian motion: its increment over a time $\mathrm{d}\tau$ is
+# Gaussian with covariance $\mathrm{d}\tau\, I$, independent of the past. Over one step,
+# $\mathrm{d}\tau = \epsilon/2$, the drift moves $x$ by $\tfrac{\epsilon}{2}s(x)$ and the
+# noise $\sqrt{2}\,\mathrm{d}W_\tau$ has covariance $\epsilon I$: the update above.
+#
+# Let $\rho_\tau$ be the density of $x_\tau$. Two operators of vector calculus say how it
+# evolves. The **divergence** of a vector field is the sum of the partial derivatives of
+# its components; for the probability flux $\rho\, s$ (density times velocity),
+# $\nabla \cdot (\rho\, s) = \sum_i \partial_i(\rho\, s_i)$ is the rate at which the flow
+# carries mass away from a point. The **Laplacian** is the divergence of the gradient,
+# $\nabla^2 \rho = \nabla\cdot\nabla\rho = \sum_i \partial_i^2 \rho$: positive in a dip of
+# $\rho$, negative on a bump. The **Fokker–Planck equation** says that drift transports
+# mass along $s$, and diffusion fills dips and flattens bumps:
 #
 # $$
 # \frac{\partial \rho_\tau}{\partial \tau}
-# = -\nabla \cdot \big(\rho_\tau\, s\big) + \Delta \rho_\tau
+# = -\nabla \cdot \big(\rho_\tau\, s\big) + \nabla^2 \rho_\tau
 # = \nabla \cdot \Big(\rho_\tau\, \nabla \log \frac{\rho_\tau}{p}\Big),
 # $$
 #
-# using $\Delta\rho = \nabla\cdot(\rho\nabla\log\rho)$ and $s = \nabla \log p$. Two
-# consequences follow. First, $\rho = p$ is stationary: then $\log(\rho/p) = 0$ and the
-# right-hand side vanishes. Second, $p$ attracts every other density: differentiating the
-# Kullback–Leibler divergence and integrating by parts gives
+# using $\nabla^2\rho = \nabla\cdot\nabla\rho = \nabla\cdot(\rho\,\nabla\log\rho)$ and
+# $s = \nabla \log p$. Two consequences follow. First, $\rho = p$ is stationary: then
+# $\log(\rho/p) = 0$ and the right-hand side vanishes. Second, $p$ attracts every other
+# density. Differentiate the Kullback–Leibler divergence
+# $\mathrm{KL}(\rho_\tau \,\Vert\, p) = \int \rho_\tau \log(\rho_\tau/p)\,\mathrm{d}x$;
+# the term $\int \partial_\tau \rho_\tau\,\mathrm{d}x$ vanishes because the total mass
+# stays 1, and integrating by parts moves the divergence onto the logarithm:
 #
 # $$
 # \frac{\mathrm{d}}{\mathrm{d}\tau} \mathrm{KL}(\rho_\tau \,\Vert\, p)
-# = -\int \rho_\tau(x) \,\Big\lVert \nabla \log \frac{\rho_\tau(x)}{p(x)} \Big\rVert^2 \mathrm{d}x \;\le\; 0,
+# = \int \nabla \cdot \Big(\rho_\tau \nabla \log \frac{\rho_\tau}{p}\Big) \log \frac{\rho_\tau}{p}\,\mathrm{d}x
+# = -\int \rho_\tau(x) \,\Big\lVert \nabla \log \frac{\rho_\tau(x)}{p(x)} \Big\rVert^2 \mathrm{d}x
+# = -D_F(\rho_\tau \,\Vert\, p) \;\le\; 0 .
 # $$
 #
-# with equality only when $\rho_\tau = p$. The divergence keeps decreasing until the chains
-# are distributed as $p$. Notice which quantity appears on the right: a squared
-# difference of scores, the *Fisher divergence*, which returns in Chapter 3 as the
-# objective of score matching. Two caveats: the argument is about continuous time (a
-# finite $\epsilon$ adds a bias, Section 2.5), and "keeps decreasing" may be very slow
-# (Section 2.7).
+# The right-hand side is minus the **Fisher divergence**
+# $D_F(\rho \,\Vert\, p) = \mathbb{E}_{x\sim\rho}\lVert \nabla \log \rho(x) - \nabla \log p(x)\rVert^2$,
+# a mean squared difference of scores, which is zero only when $\rho_\tau = p$. The
+# Kullback–Leibler divergence keeps decreasing until the chains are distributed as $p$.
+# The Fisher divergence returns in Chapter 3: explicit score matching minimizes half of
+# it. Two caveats: the argument is about continuous time (a finite $\epsilon$ adds a bias,
+# Section 2.5), and "keeps decreasing" may be very slow (Section 2.7).
 #
 # Here is the whole process: 600 chains, started uniformly, flowing onto the mixture.
 
-# %% alt="Animation of 1000 Langevin chains on the three-mode mixture, from uniformly spread points at step 0 to step 600, by which time the points are spread over the three modes like samples of the density."
-generator = torch.Generator().manual_seed(2)
+# %% alt="Animation of 600 Langevin chains on the three-mode mixture, from uniformly spread points at step 0 to step 600, by which time nearly all of the points have gathered around the three modes."
+generator = seeds.generator(2)
 cloud = torch.empty(600, 2).uniform_(-3, 3, generator=generator)
 flow = sampling.langevin(
     mixture.score,
@@ -379,6 +517,19 @@ flow = sampling.langevin(
     600,
     generator=generator,
     record_every=25,
+)
+# "Gathered around the modes": inside the ellipse of its nearest component
+# that holds 99% of that component's mass (squared Mahalanobis distance 9.21).
+final, labels = flow.samples, mixture.assign(flow.samples)
+offsets = final - mixture.means[labels]
+mahalanobis = torch.einsum(
+    "ni,nij,nj->n", offsets, mixture.precisions[labels], offsets
+)
+gathered = (mahalanobis < 9.21).double().mean().item()
+claims.claim(
+    "by step 600 nearly all of the chains have gathered around the modes",
+    gathered > 0.95,
+    fraction=gathered,
 )
 steps = [25 * k for k in range(flow.trajectory.shape[0])]
 display.animate_samples(
@@ -405,35 +556,89 @@ def langevin_from_scratch(score, x, step_size, n_steps, generator=None):
 
 
 # %% [markdown]
-# We sample an elongated, tilted 2-D Gaussian, whose mean and covariance we know, and
-# compare with the exact values. The unadjusted chain has a small bias (Section 2.5
-# computes it): with $\epsilon = 0.01$ it is far below what 4000 chains can resolve.
+# We sample an elongated, tilted 2-D Gaussian, whose mean and covariance we know: 4000
+# chains, all started at the origin, 2000 steps of size $\epsilon = 0.01$. Each chain's
+# final state is an independent draw, so the standard error of a sample mean is
+# $\sqrt{\Sigma_{ii}/n}$ and that of a sample covariance entry is
+# $\sqrt{(\Sigma_{ij}^2 + \Sigma_{ii}\Sigma_{jj})/n}$ (for Gaussian data), with $n = 4000$.
 
 # %%
 target = energies.Gaussian(
     mean=[1.0, -1.0], cov=torch.tensor([[1.0, 0.8], [0.8, 1.0]])
 )
-x0 = torch.zeros(4000, 2)
+n_chains, n_steps, eps = 4000, 2000, 0.01
+x0 = torch.zeros(n_chains, 2)
 ours = langevin_from_scratch(
-    target.score,
-    x0,
-    0.01,
-    2000,
-    generator=torch.Generator().manual_seed(3),
+    target.score, x0, eps, n_steps, generator=seeds.generator(3)
 )
+mu, cov = target.mean, target.cov
+variances = cov.diagonal()
+mean_se = (variances / n_chains).sqrt()
+cov_se = ((cov**2 + torch.outer(variances, variances)) / n_chains).sqrt()
+mean_z = ((ours.mean(dim=0) - mu) / mean_se).abs().max().item()
+cov_z = ((torch.cov(ours.T) - cov) / cov_se).abs().max().item()
+print("sample mean      :", ours.mean(dim=0).numpy().round(3), mu.numpy())
+sample_cov = torch.cov(ours.T).double().numpy().round(3)
+print("sample covariance:", sample_cov.tolist())
+print("exact covariance :", cov.double().numpy().round(3).tolist())
+print(f"largest error, in standard errors: mean {mean_z:.1f}, cov {cov_z:.1f}")
+# Four standard errors: each of the five comparisons fails by chance with
+# probability about 6e-5.
+claims.claim(
+    "the sample mean agrees with the exact one within four standard errors",
+    mean_z < 4,
+    largest_z=mean_z,
+)
+claims.claim(
+    "the sample covariance agrees with the exact one within four standard errors",
+    cov_z < 4,
+    largest_z=cov_z,
+)
+
+# %% [markdown]
+# Agreement within the standard errors does not mean that the chain has no bias, only
+# that 4000 chains cannot see it. For a Gaussian target we can compute the bias exactly.
+# The score is $-\Lambda(x - \mu)$, so the update is linear,
+# $x_{t+1} - \mu = \big(I - \tfrac{\epsilon}{2}\Lambda\big)(x_t - \mu) + \sqrt{\epsilon}\,z_t$:
+# the chains stay Gaussian, their mean converges to $\mu$ exactly, and their covariance
+# follows
+#
+# $$
+# \operatorname{Cov}[x_{t+1}] = \big(I - \tfrac{\epsilon}{2}\Lambda\big)\operatorname{Cov}[x_t]\big(I - \tfrac{\epsilon}{2}\Lambda\big) + \epsilon I,
+# \qquad \operatorname{Cov}[x_0] = 0
+# $$
+#
+# (all chains start at one point). Its fixed point is
+# $\Sigma\big(I - \tfrac{\epsilon}{4}\Lambda\big)^{-1}$, not $\Sigma$: the matrix version
+# of the formula that Section 2.5 derives in one dimension. We iterate the recursion for
+# the 2000 steps of the run:
+
+# %%
+precision = torch.linalg.inv(cov.double())  # Lambda
+contraction = torch.eye(2, dtype=torch.float64) - 0.5 * eps * precision
+predicted = torch.zeros(2, 2, dtype=torch.float64)  # Cov[x_0]
+for _ in range(n_steps):
+    predicted = contraction @ predicted @ contraction + eps * torch.eye(2)
+bias = (predicted - cov.double()).abs().max().item()
+print("predicted covariance after 2000 steps:", predicted.numpy().round(4))
 print(
-    "sample mean      :",
-    ours.mean(0).numpy().round(3),
-    "  exact:",
-    target.mean.numpy(),
+    f"largest bias of an entry {bias:.4f}, "
+    f"smallest standard error {cov_se.min().item():.4f}"
 )
-print(
-    "sample covariance:",
-    torch.cov(ours.T).numpy().round(3).tolist(),
-    "  exact:",
-    target.cov.numpy().tolist(),
+claims.claim(
+    "with eps = 0.01 the bias is far below what 4000 chains can resolve",
+    bias < 0.2 * cov_se.min().item(),
+    bias=bias,
+    smallest_standard_error=cov_se.min(),
 )
-print(f"standard error of each mean: {math.sqrt(1.0 / 4000):.3f}")
+
+# %% tags=["prose"]
+display.prose(f"""
+The predicted bias of a covariance entry is at most {bias:.4f}, about
+{cov_se.min().item() / bias:.0f} times smaller than the smallest standard error of the
+sample covariance: with a step this small, the bias is far below what 4000 chains can
+resolve.
+""")
 
 # %% [markdown]
 # The package's `sampling.langevin` does the same thing, adds input checks, catches
@@ -442,14 +647,14 @@ print(f"standard error of each mean: {math.sqrt(1.0 / 4000):.3f}")
 
 # %%
 package = sampling.langevin(
-    target.score,
-    x0,
-    0.01,
-    2000,
-    generator=torch.Generator().manual_seed(3),
+    target.score, x0, eps, n_steps, generator=seeds.generator(3)
 )
 print(
     "identical to the package's samples:",
+    torch.equal(ours, package.samples),
+)
+claims.claim(
+    "the package's sampler returns exactly the same samples",
     torch.equal(ours, package.samples),
 )
 print(
@@ -458,12 +663,20 @@ print(
 
 # %% [markdown]
 # The same few lines sample any distribution whose score we can compute. Two more: the
-# banana (exact samples are available for comparison) and the double well.
+# banana and the double well. For the banana, exact samples are available, and we measure
+# how close the chains get to them with the **sliced Wasserstein distance**
+# (`metrics.sliced_wasserstein`): project both sample sets on random directions, and
+# average over the directions how far the projected points must move to match (the root
+# mean square; the distance is in units of $x$). We use the same 128 directions for
+# every comparison, so that differences between distances come from the samples alone.
+# Two finite samples of the *same* distribution are never at distance zero: comparing two
+# independent sets of exact samples gives the **floor** that sampling noise alone
+# produces.
 
 # %% alt="2000 Langevin samples each over the density of the banana and of the double well: the points follow the curved banana and fill both wells of the double well."
 banana = landscapes["banana"]
 double_well = landscapes["double well"]
-generator = torch.Generator().manual_seed(4)
+generator = seeds.generator(4)
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.9))
 scratch_samples = {}
 for ax, (name, energy) in zip(
@@ -490,24 +703,55 @@ for ax, (name, energy) in zip(
     ax.set(title=f"{name}: 2000 Langevin samples")
 plt.show()
 
+
+def distance(samples, reference):
+    """Sliced Wasserstein distance along the same 128 random directions."""
+    return metrics.sliced_wasserstein(
+        samples, reference, n_projections=128, generator=seeds.generator(40)
+    )
+
+
 exact_banana = banana.sample(2000, generator=generator)
-fresh_banana = banana.sample(2000, generator=generator)
-distance = metrics.sliced_wasserstein(
-    scratch_samples["banana"], exact_banana, generator=generator
+floors = torch.tensor(
+    [
+        distance(banana.sample(2000, generator=generator), exact_banana)
+        for _ in range(5)
+    ]
 )
-floor = metrics.sliced_wasserstein(
-    fresh_banana, exact_banana, generator=generator
+from_start = distance(torch.zeros(2000, 2), exact_banana)
+after_1000 = distance(scratch_samples["banana"], exact_banana)
+right_well = (scratch_samples["double well"][:, 0] > 0).double().mean().item()
+print(f"banana: distance to exact samples {after_1000:.3f}")
+print(f"        floor {floors.mean():.3f} ± {floors.std():.3f} (five pairs)")
+print(f"double well: fraction of chains in the right well {right_well:.3f}")
+claims.claim(
+    "the chains have closed most of the distance to the banana",
+    after_1000 < 0.25 * from_start,
+    start=from_start,
+    after_1000_steps=after_1000,
 )
-print(
-    f"banana: sliced Wasserstein distance to exact samples {distance:.3f}, between two exact samples {floor:.3f}"
+# The wells are mirror images and the chains start on the barrier between
+# them: the split is 1/2 up to a binomial standard error sqrt(1/4 / 2000).
+claims.claim(
+    "the double well's chains fill both wells equally",
+    abs(right_well - 0.5) < 4 * math.sqrt(0.25 / 2000),
+    fraction_right=right_well,
 )
 
+# %% tags=["prose"]
+display.prose(f"""
+The chains follow both densities. The double well's chains split
+{right_well:.2f} / {1 - right_well:.2f} between its two mirror-image wells. On the
+banana, the chains started at one point, {from_start:.2f} from the exact samples in the
+sliced Wasserstein distance; after 1000 steps they have closed most of that distance,
+and are {after_1000:.3f} from them. Two
+independent sets of 2000 exact samples are {floors.mean():.3f} ± {floors.std():.3f}
+apart (mean and standard deviation over five pairs): that is the floor, below which no
+sampler can be expected to go. How many steps it takes to get there, and what the step
+size has to do with it, Section 2.5 measures.
+""")
+
 # %% [markdown]
-# The samples follow both densities closely. The distance to exact samples is still
-# about twice the floor set by two independent exact samples: the banana's long, curved
-# arms take more than 1000 steps to fill. Section 2.5 measures this trade-off between
-# the step size and the number of steps.
-#
 # ### Exercise 2.2: one Langevin step
 #
 # Write one Langevin update for a batch of chains. The noise $z$ is passed in (so that
@@ -547,28 +791,32 @@ check_langevin_step(langevin_step_solution)
 # update is linear,
 #
 # $$
-# x_{t+1} = \Big(1 - \frac{\epsilon}{2\sigma^2}\Big) x_t + \sqrt{\epsilon}\, z_t = a\, x_t + \sqrt{\epsilon}\, z_t .
+# x_{t+1} = \Big(1 - \frac{\epsilon}{2\sigma^2}\Big) x_t + \sqrt{\epsilon}\, z_t .
 # $$
 #
-# If $x_t$ has variance $v$, then $x_{t+1}$ has variance $a^2 v + \epsilon$. The
-# stationary variance solves $v = a^2 v + \epsilon$:
+# Since $z_t$ is independent of $x_t$, the variances add:
+# $\operatorname{Var}[x_{t+1}] = \big(1 - \frac{\epsilon}{2\sigma^2}\big)^2 \operatorname{Var}[x_t] + \epsilon$.
+# The stationary variance is the fixed point of this map:
 #
 # $$
-# v_\infty = \frac{\epsilon}{1 - a^2}
+# \operatorname{Var}[x_\infty] = \frac{\epsilon}{1 - \big(1 - \frac{\epsilon}{2\sigma^2}\big)^2}
 # = \frac{\epsilon}{\frac{\epsilon}{\sigma^2} - \frac{\epsilon^2}{4\sigma^4}}
 # = \frac{\sigma^2}{1 - \epsilon / (4\sigma^2)} .
 # $$
 #
 # The chain's variance is too large by a factor $1/(1 - \epsilon/4\sigma^2)$: about
 # $\epsilon/(4\sigma^2)$ in relative terms for small steps, and without bound as
-# $\epsilon \to 4\sigma^2$, where $\lvert a \rvert \to 1$. Beyond $\epsilon = 4\sigma^2$ the
-# chain diverges. Simulation agrees with the formula (error bars are $\pm 2$ standard errors
-# of the sample variance):
+# $\epsilon \to 4\sigma^2$, where the factor $1 - \epsilon/(2\sigma^2)$ reaches $-1$.
+# Beyond $\epsilon = 4\sigma^2$ the chain diverges. We check the formula on
+# $\mathcal{N}(0, 1)$ with 20 000 chains, started in equilibrium so that only the bias
+# remains. The final states are independent draws, so the standard error of their sample
+# variance is $\sqrt{2/n}$ times the variance, with $n$ = 20 000 (for Gaussian data); the
+# error bars are $\pm 2$ standard errors.
 
-# %% alt="Stationary variance of Langevin chains on a standard Gaussian against the step size. Unadjusted Langevin (ULA) follows the predicted curve 1/(1 - step/4), growing from 1 to about 6 at step size 3.3. MALA stays at the correct variance 1 at every step size."
+# %% alt="Stationary variance of Langevin chains on a standard Gaussian against the step size. Unadjusted Langevin (ULA) follows the predicted curve 1/(1 - step/4), growing from 1 to 5.7 at step size 3.3. MALA stays at the correct variance 1 at every step size."
 step_sizes = [0.05, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.3]
 n_chains = 20_000
-generator = torch.Generator().manual_seed(5)
+generator = seeds.generator(5)
 
 
 def standard_gaussian_score(x):
@@ -617,7 +865,7 @@ for name, variances, marker, color in [
     ax.errorbar(
         step_sizes,
         variances,
-        yerr=[2 * v * math.sqrt(2 / n_chains) for v in variances],
+        yerr=[2 * var * math.sqrt(2 / n_chains) for var in variances],
         fmt=marker,
         color=color,
         label=f"{name}, simulated",
@@ -632,45 +880,59 @@ ax.set(
 ax.legend()
 plt.show()
 
+# %%
+# Standard error of a sample variance: sqrt(2 / n) times the variance. ULA's
+# chains forget their start within 200 steps (the factor (1 - eps/2)^400 is
+# below 1e-4 at eps = 0.05); MALA's start in its stationary law. Four
+# standard errors: 18 comparisons, each failing by chance about once in 16000.
+relative_se = math.sqrt(2 / n_chains)
+predicted = [1 / (1 - eps / 4) for eps in step_sizes]
+ula_z = max(
+    abs(var - v_pred) / (relative_se * v_pred)
+    for var, v_pred in zip(ula_var, predicted)
+)
+mala_z = max(abs(var - 1) / relative_se for var in mala_var)
+claims.claim(
+    "ULA's variance follows 1/(1 - eps/4) within 4 standard errors at every step",
+    ula_z < 4,
+    largest_z=ula_z,
+)
+claims.claim(
+    "MALA's variance is 1 within 4 standard errors at every step size",
+    mala_z < 4,
+    largest_z=mala_z,
+)
+
 # %% [markdown]
 # (The green squares are the Metropolis-adjusted version of Section 2.6: it has no bias at
 # any step size.)
 #
 # Why not always take a tiny step? Because the chains then move slowly: the number of
 # steps needed to forget the starting point grows like $1/\epsilon$. The step size trades
-# **bias** against **mixing time**. We see the trade-off on the banana, measuring the
-# distance of 3000 chains to 3000 exact samples as the chains run, with the sliced
-# Wasserstein distance (`metrics.sliced_wasserstein`: the average, over random directions,
-# of how far the projected samples must move to match; in units of $x$). Two finite samples
-# of the *same* distribution are never at distance zero: the dashed line shows that floor
-# (averaged over five pairs of exact samples).
+# **bias** against **mixing time**. We see the trade-off on the banana: 10 000 chains,
+# all started at the point $(2.5, -2.5)$, run with three step sizes, and every 200 steps
+# we measure their sliced Wasserstein distance to 10 000 exact samples. The dashed line is
+# the floor, averaged over five independent sets of exact samples; the spread of those
+# five is the yardstick for every comparison below.
 
-# %% alt="Sliced Wasserstein distance to exact banana samples against the number of Langevin steps, for step sizes 0.002, 0.02 and 0.25. The smallest step is still far away after 2000 steps; the largest settles at once but at a biased level; the middle one ends closest to the floor set by comparing two exact samples."
-generator = torch.Generator().manual_seed(6)
-n_chains = 3000
-exact = banana.sample(n_chains, generator=generator)
-
-
-def distance_to_exact(samples):
-    return metrics.sliced_wasserstein(
-        samples, exact, n_projections=128, generator=generator
-    )
-
-
-floor = (
-    sum(
-        distance_to_exact(banana.sample(n_chains, generator=generator))
+# %% alt="Sliced Wasserstein distance to exact banana samples against the number of Langevin steps, for step sizes 0.002, 0.02 and 0.2. The smallest step comes down slowly and is still far above the floor after 2000 steps; the largest comes down fastest but levels off above the floor; the middle one ends closest to the floor set by comparing two exact samples."
+generator = seeds.generator(6)
+n_banana = 10_000
+exact = banana.sample(n_banana, generator=generator)
+floors = torch.tensor(
+    [
+        distance(banana.sample(n_banana, generator=generator), exact)
         for _ in range(5)
-    )
-    / 5
+    ]
 )
-start = torch.zeros(n_chains, 2) + torch.tensor(
+floor, floor_spread = floors.mean().item(), floors.std().item()
+start = torch.zeros(n_banana, 2) + torch.tensor(
     [2.5, -2.5]
 )  # all chains start at one point
-record_every = 100
+record_every = 200
 fig, ax = plt.subplots(figsize=(6.5, 4))
-final = {}
-for eps in (0.002, 0.02, 0.25):
+curves = {}
+for eps in (0.002, 0.02, 0.2):
     run = sampling.langevin(
         banana.score,
         start,
@@ -679,11 +941,12 @@ for eps in (0.002, 0.02, 0.25):
         generator=generator,
         record_every=record_every,
     )
-    distances = [distance_to_exact(states) for states in run.trajectory[1:]]
-    final[eps] = distances[-1]
+    curves[eps] = torch.tensor(
+        [distance(states, exact) for states in run.trajectory[1:]]
+    )
     ax.plot(
-        record_every * torch.arange(1, len(distances) + 1),
-        distances,
+        record_every * torch.arange(1, len(curves[eps]) + 1),
+        curves[eps],
         "o-",
         ms=3,
         label=f"$\\epsilon = {eps}$",
@@ -697,17 +960,70 @@ ax.set(
 )
 ax.legend()
 plt.show()
-for eps, distance in final.items():
+from_start = distance(start, exact)
+print(
+    f"at the start: {from_start:.3f};  floor: {floor:.3f} ± {floor_spread:.3f}"
+)
+for eps, curve in curves.items():
     print(
-        f"eps = {eps:<6}: distance after 2000 steps = {distance:.3f}  ({distance / floor:.1f} x the floor)"
+        f"eps = {eps:<6}: after 2000 steps {curve[-1]:.3f} "
+        f"({curve[-1] / floor:.1f} x the floor)"
     )
 
+# %%
+# Each distance is as noisy as one draw of the floor: one distance differs
+# from the average floor by noise of sd floor_spread * sqrt(1 + 1/5), two
+# distances from each other by floor_spread * sqrt(2). Claims use 4 of those.
+above_floor = floor + 4 * floor_spread * math.sqrt(1 + 1 / 5)
+apart = 4 * floor_spread * math.sqrt(2)
+small, middle, large = curves[0.002], curves[0.02], curves[0.2]
+late = slice(-3, None)  # the last three records: steps 1600 to 2000
+claims.claim(
+    "the smallest step is still far above the floor after 2000 steps",
+    small[-1] > above_floor,
+    distance=small[-1],
+    floor=floor,
+)
+claims.claim(
+    "the smallest step has come most of the way from its starting point",
+    small[-1] < 0.5 * from_start,
+    distance=small[-1],
+    at_the_start=from_start,
+)
+claims.claim(
+    "the largest step comes down fastest",
+    large[0] < min(small[0], middle[0]) - apart,
+    after_200_steps=[small[0].item(), middle[0].item(), large[0].item()],
+)
+claims.claim(
+    "the largest step levels off above the floor",
+    large[late].mean() > above_floor,
+    late_distance=large[late].mean(),
+    floor=floor,
+)
+claims.claim(
+    "the middle step ends closest to the floor",
+    middle[late].mean() < min(large[late].mean(), small[-1]) - apart,
+    late_distances=[
+        small[-1].item(),
+        middle[late].mean().item(),
+        large[late].mean().item(),
+    ],
+)
+
+# %% tags=["prose"]
+display.prose(f"""
+All chains start {from_start:.2f} from the exact samples. The smallest step comes down
+slowly: after 2000 steps, a time $\\tau$ of only 2, it has come most of the way but is
+still {small[-1] / floor:.0f} times the floor. The largest comes down fastest, then
+levels off at {large[late].mean() / floor:.1f} times the floor (averaging steps 1600 to
+2000), far outside the floor's spread of ± {floor_spread:.3f}: its stationary
+distribution is visibly wrong. The middle one ends closest to the floor, at
+{middle[late].mean() / floor:.1f} times it. In practice one picks the largest step whose
+bias is acceptable, or removes the bias altogether.
+""")
+
 # %% [markdown]
-# The smallest step has barely left its starting point after 2000 steps. The largest
-# converges fastest, then stalls well above the floor: its stationary distribution is
-# visibly wrong. The middle one reaches the floor within the budget. In practice one picks
-# the largest step whose bias is acceptable, or removes the bias altogether.
-#
 # ## 2.6 Removing the bias: Metropolis-adjusted Langevin (MALA)
 #
 # The Metropolis–Hastings recipe turns any proposal into an exact sampler. Treat the
@@ -716,36 +1032,57 @@ for eps, distance in final.items():
 # and accept it with probability
 #
 # $$
-# \alpha(x, y) = \min\left(1,\; \frac{p(y)\, q(x \mid y)}{p(x)\, q(y \mid x)}\right)
+# a(x, y) = \min\left(1,\; \frac{p(y)\, q(x \mid y)}{p(x)\, q(y \mid x)}\right)
 # = \min\Big(1,\; e^{E(x) - E(y)}\, \frac{q(x \mid y)}{q(y \mid x)}\Big);
 # $$
 #
 # otherwise the chain stays where it is. The acceptance rule makes $p$ *exactly*
-# stationary for any step size (Roberts & Tweedie, 1996): a step that is too large now
+# stationary for any step size
+# [(Roberts & Tweedie, 1996)](../references.md#roberts1996): a step that is too large now
 # shows up as many rejections instead of a wrong answer. The ratio $p(y)/p(x)$ needs
-# energy differences, but still not $Z$. Acceptance rates on $\mathcal{N}(0, 1)$, from the
-# experiment above:
+# energy differences, but still not $Z$. Variances and acceptance rates on
+# $\mathcal{N}(0, 1)$, from the experiment above:
 
 # %%
+# An acceptance rate averages 200 correlated steps of each chain; counting
+# each chain as one draw bounds its standard error by sqrt(r (1 - r) / n).
+rate_se = [math.sqrt(r * (1 - r) / n_chains) for r in acceptance]
+claims.claim(
+    "MALA's acceptance rate falls as the step grows",
+    all(
+        later < earlier - 4 * math.hypot(se_earlier, se_later)
+        for earlier, later, se_earlier, se_later in zip(
+            acceptance, acceptance[1:], rate_se, rate_se[1:]
+        )
+    ),
+    acceptance=[round(r, 4) for r in acceptance],
+)
 display.show_table(
     ["$\\epsilon$", "ULA variance", "MALA variance", "MALA acceptance"],
     [
-        [eps, u, m, a]
-        for eps, u, m, a in zip(step_sizes, ula_var, mala_var, acceptance)
+        [eps, u, m, r]
+        for eps, u, m, r in zip(step_sizes, ula_var, mala_var, acceptance)
     ],
 )
 
+# %% tags=["prose"]
+display.prose(f"""
+MALA's variance stays at 1 at every step size, within four standard errors
+({relative_se:.2f} each), while ULA's grows to {ula_var[-1]:.1f} at the largest step.
+The price is the acceptance rate, which falls as the step grows, from
+{acceptance[0]:.3f} to {acceptance[-1]:.2f}.
+""")
+
 # %% [markdown]
-# MALA's variance stays at 1 (within the standard error of about 0.01) at every step size,
-# while ULA's grows past 5. The price is the acceptance rate, which falls as the step
-# grows; a rate around 0.5–0.6 is the classic target for tuning
-# (Roberts & Rosenthal, 1998).
+# How low may it go? For MALA in high dimension, the most efficient step accepts about
+# 57% of the proposals [(Roberts & Rosenthal, 1998)](../references.md#roberts1998): a rate
+# around 0.5–0.6 is the classic target for tuning.
 #
 # **When to use which?** MALA needs the energy $E$ (up to a constant) for the acceptance
 # test. When you have it, as in Bayesian inference with an unnormalized posterior, MALA is
 # the safer choice. The score-based generative models of Chapters 3 and 4 learn *only the
-# score* $s_\theta(x)$, with no energy to compare, so they use plain Langevin dynamics with
-# small steps, and accept a small bias.
+# score*, as a network $s_\theta(x)$ that approximates $s(x)$, with no energy to compare,
+# so they use plain Langevin dynamics with small steps, and accept a small bias.
 #
 # ### Exercise 2.3: MALA's acceptance ratio
 #
@@ -789,19 +1126,40 @@ check_mala_log_acceptance(mala_log_acceptance_solution)
 # p(x) = \tfrac15\, \mathcal{N}\big(x;\, (-5, -5),\, I\big) + \tfrac45\, \mathcal{N}\big(x;\, (5, 5),\, I\big).
 # $$
 #
-# We run Langevin dynamics with the *exact* score, from 3000 points spread uniformly over
-# $[-8, 8]^2$, for 600 steps of size $\epsilon = 0.1$ (plenty to reach equilibrium
-# within a mode: each step shrinks the distance to the mode's centre by 5%), and count the
-# fraction of chains in each mode.
+# The score of a mixture $p(x) = \sum_k \pi_k\, \mathcal{N}(x; \mu_k, \Sigma_k)$ is an
+# average of the scores of its components,
+#
+# $$
+# s(x) = \sum_k r_k(x)\, \nabla_x \log \mathcal{N}(x; \mu_k, \Sigma_k),
+# \qquad
+# r_k(x) = \frac{\pi_k\, \mathcal{N}(x; \mu_k, \Sigma_k)}{p(x)},
+# $$
+#
+# as differentiating $\log p = \log \sum_k \pi_k \mathcal{N}(x; \mu_k, \Sigma_k)$ shows.
+# The weights $r_k(x)$ are the **responsibilities**: the probability that the point $x$
+# came from component $k$. Here the components are $\mathcal{N}(\mu_k, I)$, with score
+# $\mu_k - x$. Near a mode its own responsibility is essentially 1, so one Langevin step is
+#
+# $$
+# x_{t+1} - \mu_k = \Big(1 - \frac{\epsilon}{2}\Big)(x_t - \mu_k) + \sqrt{\epsilon}\, z_t .
+# $$
+#
+# With $\epsilon = 0.1$, each step shrinks the mean offset from the mode's centre by the
+# factor $1 - \epsilon/2 = 0.95$, that is by 5%, and 600 steps by
+# $0.95^{600} \approx 4 \times 10^{-14}$: plenty to reach equilibrium within a mode. We run
+# Langevin dynamics with the *exact* score, from 3000 points spread uniformly over
+# $[-8, 8]^2$, for 600 steps of size $\epsilon = 0.1$, and count the fraction of chains in
+# each mode.
 
 # %%
 two_modes = energies.GaussianMixture(
     means=[[-5.0, -5.0], [5.0, 5.0]], weights=[0.2, 0.8]
 )
-generator = torch.Generator().manual_seed(7)
+eps = 0.1
+generator = seeds.generator(7)
 uniform_start = torch.empty(3000, 2).uniform_(-8, 8, generator=generator)
 chains = sampling.langevin(
-    two_modes.score, uniform_start, 0.1, 600, generator=generator
+    two_modes.score, uniform_start, eps, 600, generator=generator
 ).samples
 weights, errors = metrics.mode_weights(chains, two_modes)
 start_weights, _ = metrics.mode_weights(uniform_start, two_modes)
@@ -822,6 +1180,52 @@ for k in range(two_modes.n_components):
 headers = ["mode", "weight", "exact", "Langevin", "starts in basin"]
 display.show_table(headers, rows)
 
+# %%
+# The chains' weights against the truth, in binomial standard errors.
+z_light = (abs(weights[0] - 0.2) / errors[0]).item()
+claims.claim(
+    "Langevin's mode weights are many standard errors from the truth",
+    z_light > 10,
+    weight=weights[0],
+    standard_error=errors[0],
+)
+# Only chains that start within a few noise steps (sqrt(eps) = 0.3) of the
+# boundary between the basins can end on the other side: a few percent.
+labels = two_modes.assign(chains)
+same_side = (labels == two_modes.assign(uniform_start)).double().mean().item()
+# The starting split is near 0.48 (the boundary between the basins sits 0.1
+# closer to the light mode); 0.4 and 0.6 are eight binomial SEs (0.009) off.
+claims.claim(
+    "the chains fill both modes about equally",
+    bool(((weights > 0.4) & (weights < 0.6)).all()),
+    weights=weights.tolist(),
+)
+claims.claim(
+    "a chain ends in the mode on whose side it started",
+    same_side > 0.95,
+    fraction=same_side,
+)
+# Inside mode k, the chains should be Gaussian around mu_k with ULA's
+# variance 1 / (1 - eps/4) per coordinate (Section 2.5); standard errors
+# sqrt(var / n) for a mean, sqrt(2 / n) var for a variance; four of them.
+ula_variance = 1 / (1 - eps / 4)
+within_mode_z = 0.0
+for k in range(2):
+    inside = chains[labels == k]
+    n_k = len(inside)
+    mean_z = (inside.mean(dim=0) - two_modes.means[k]).abs().max()
+    var_z = (inside.var(dim=0) - ula_variance).abs().max()
+    within_mode_z = max(
+        within_mode_z,
+        mean_z.item() / math.sqrt(ula_variance / n_k),
+        var_z.item() / (math.sqrt(2 / n_k) * ula_variance),
+    )
+claims.claim(
+    "each mode on its own is sampled well",
+    within_mode_z < 4,
+    largest_z=within_mode_z,
+)
+
 # %% alt="Two scatter plots of a mixture of two well-separated Gaussians, at (-5, -5) with weight 0.2 and at (5, 5) with weight 0.8. The exact samples put most points in the upper-right mode; Langevin chains started uniformly fill both modes about equally, getting the weights wrong."
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
 big_window = (-9, 9)
@@ -841,42 +1245,72 @@ plt.show()
 # (Columns: the fraction of 3000 exact samples in each mode, the fraction of the Langevin
 # chains, each with its binomial standard error, and the fraction of starting points that
 # lie on that mode's side of the boundary between the two basins.)
-#
-# Langevin dynamics puts about half of the chains in each mode, the split of the starting
-# points between the two basins of attraction, instead of 0.2 and 0.8. Each mode on its own
-# is sampled well; their *relative weights* are wrong, many standard errors away from the
-# truth.
-#
-# Why? Look at the score. Near mode $k$ the responsibility $r_k(x)$ of that component is
-# essentially 1, so the score of the mixture is the score of that component alone,
-# $-(x - \mu_k)$, whatever the weights. The weights enter only through the
-# responsibilities, and those change only in the empty region between the modes. We can
-# measure it: compare the score of our mixture with the score of a mixture with the same
-# components and *equal* weights, on samples from $p$.
+
+# %% tags=["prose"]
+display.prose(f"""
+Langevin dynamics puts {weights[0]:.3f} of the chains in the light mode and
+{weights[1]:.3f} in the heavy one, instead of 0.2 and 0.8: {z_light:.0f} standard
+errors from the truth. That is the split of the starting points between the two basins
+of attraction: {same_side:.1%} of the chains end in the mode on whose side they
+started. Each mode on its own is sampled well (within each, the chains' mean and
+variance agree with those of its Gaussian, up to the step-size bias of Section 2.5,
+within four standard errors); their *relative weights* are wrong.
+""")
+
+# %% [markdown]
+# Why? Look at the score again. Near mode $k$ the responsibility $r_k(x)$ is essentially
+# 1, so the score of the mixture is the score of that component alone, $\mu_k - x$,
+# whatever the weights. The weights enter only through the responsibilities, and those
+# change only in the empty region between the modes. We can measure it: compare the score
+# of our mixture with the score of a mixture with the same components and *equal*
+# weights, on samples from $p$. And we measure the barrier that a chain would have to
+# climb to move between the modes: by symmetry, the saddle of $p$ lies on the segment
+# joining the two means.
 
 # %%
 equal_weights = energies.GaussianMixture(
     means=[[-5.0, -5.0], [5.0, 5.0]], weights=[0.5, 0.5]
 )
 on_the_data = two_modes.sample(3000, generator=generator).double()
-gap = (two_modes.score(on_the_data) - equal_weights.score(on_the_data)).norm(
-    dim=1
-)
+score_p = two_modes.score(on_the_data)
+score_equal = equal_weights.score(on_the_data)
+gap = (score_p - score_equal).norm(dim=1)
 print(f"score difference on 3000 samples of p: largest {gap.max().item():.1e}")
-barrier = (
-    two_modes.energy(torch.zeros(1, 2))
-    - two_modes.energy(torch.tensor([[5.0, 5.0]]))
-).item()
-print(
-    f"energy barrier between the modes: {barrier:.1f}, so a crossing takes on the order of e^{barrier:.0f} ≈ {math.exp(barrier):.0e} steps"
+claims.claim(
+    "where the data lives, the two scores agree to the last bit",
+    torch.equal(score_p, score_equal),
+    largest_difference=gap.max(),
 )
 
+means = two_modes.means.double()
+segment = torch.linspace(0, 1, 2001, dtype=torch.float64)[:, None]
+top = two_modes.energy(means[0] + segment * (means[1] - means[0])).max()
+barrier_light, barrier_heavy = (top - two_modes.energy(means)).tolist()
+print(
+    f"energy barrier: {barrier_heavy:.1f} above the heavy mode, "
+    f"{barrier_light:.1f} above the light one"
+)
+
+
+def power_of_ten(value):
+    """A large number as 'm × 10^k' for the text."""
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa} × 10<sup>{int(exponent)}</sup>"
+
+
+# %% tags=["prose"]
+display.prose(f"""
+Where the data lives, the two scores agree to the last bit of double precision: the
+score simply does not contain the information about the weights there. To move mass
+between the modes a chain would have to cross the barrier between them, an event whose
+waiting time grows like $e^{{\\Delta E}}$. The energy on the segment between the means
+rises to $\\Delta E$ = {barrier_heavy:.1f} above the heavy mode and
+{barrier_light:.1f} above the light one: $e^{{\\Delta E}}$ is about
+{power_of_ten(math.exp(barrier_light))} even from the light side. That will not happen
+in any realistic run.
+""")
+
 # %% [markdown]
-# Where the data lives, the two scores agree to the last bit of double precision: the
-# score simply does not contain the information about the weights there. To move mass between the modes a chain
-# would have to cross the barrier between them, an event whose waiting time grows like
-# $e^{\Delta E}$; with $\Delta E \approx 24$ that will not happen in any realistic run.
-#
 # This is not a flaw of our implementation but of the method, and it will matter even
 # more when the score is *learned* from data (Chapter 3), since the learned score is least
 # accurate exactly in the empty regions between modes. Chapter 4 fixes both problems with
@@ -893,10 +1327,10 @@ print(
 #     structure of the field, and gradient ascent is not.
 #
 # ??? question "2. Langevin's noise term is $\sqrt{\epsilon}\,z$ while the drift is $\tfrac{\epsilon}{2}s(x)$. Why must the noise scale like the square root of the step, rather than like the step itself?"
-#     Over $n$ steps the drift contributes about $n\epsilon/2$ times the score, while
+#     Over $t$ steps the drift contributes about $t\epsilon/2$ times the score, while
 #     independent noise terms add in variance, so their sum has standard deviation
-#     $\sqrt{n}\cdot(\text{noise per step})$. For the two to balance over a fixed time
-#     $n\epsilon$ as $\epsilon \to 0$, the noise per step must be of order $\sqrt{\epsilon}$.
+#     $\sqrt{t}\cdot(\text{noise per step})$. For the two to balance over a fixed time
+#     $t\epsilon$ as $\epsilon \to 0$, the noise per step must be of order $\sqrt{\epsilon}$.
 #     With noise of order $\epsilon$ the random part would vanish in the limit (gradient
 #     ascent); the 1-D Gaussian computation of Section 2.5 also shows it: only
 #     $\sqrt{\epsilon}$ gives a stationary variance that tends to $\sigma^2$.
@@ -923,7 +1357,8 @@ print(
 #   of any energy, network or not, to floating-point precision.
 # - Langevin dynamics, $x \leftarrow x + \tfrac{\epsilon}{2}s(x) + \sqrt{\epsilon}\,z$, samples
 #   $p$ using only the score. The noise is essential; without it, chains collapse onto the
-#   modes. The Fokker–Planck equation shows $p$ is stationary and attracting.
+#   modes. The Fokker–Planck equation shows $p$ is stationary and attracting: the
+#   Kullback–Leibler divergence to $p$ falls at the rate of the Fisher divergence.
 # - A finite step biases the result: for $\mathcal{N}(0,\sigma^2)$ the variance becomes
 #   $\sigma^2/(1-\epsilon/4\sigma^2)$. Small steps mix slowly; large steps are biased.
 #   MALA removes the bias with an accept/reject test, at the cost of needing the energy.
@@ -934,12 +1369,16 @@ print(
 # ## References
 #
 # - Y. Song, S. Ermon (2019). *Generative modeling by estimating gradients of the data
-#   distribution.* NeurIPS. (The Langevin convention used here, and Section 2.7's experiment.)
+#   distribution.* NeurIPS. (The Langevin convention used here, and Section 2.7's
+#   experiment.) [↗](../references.md#song2019)
 # - G. O. Roberts, R. L. Tweedie (1996). *Exponential convergence of Langevin distributions
 #   and their discrete approximations.* Bernoulli 2(4). (ULA's pitfalls and MALA.)
+#   [↗](../references.md#roberts1996)
 # - G. O. Roberts, J. S. Rosenthal (1998). *Optimal scaling of discrete approximations to
-#   Langevin diffusions.* Journal of the Royal Statistical Society B 60(1).
+#   Langevin diffusions.* Journal of the Royal Statistical Society B 60(1). (The target
+#   acceptance rate.) [↗](../references.md#roberts1998)
 # - M. Welling, Y. W. Teh (2011). *Bayesian learning via stochastic gradient Langevin
-#   dynamics.* ICML.
+#   dynamics.* ICML. (Langevin dynamics with minibatch gradients.)
+#   [↗](../references.md#welling2011)
 #
 # The full bibliography is on the [references page](../references.md).
