@@ -499,17 +499,17 @@ class DoubleWell(Energy):
 
 
 class Ring(Energy):
-    r"""Ring energy in 2-D: a circular valley of radius $r$ and width $w$.
+    r"""Ring energy in 2-D: a circular valley of radius $R$ and width $\omega$.
 
     $$
-    E(x) = \frac{(\lVert x \rVert - r)^2}{2 w^2}.
+    E(x) = \frac{(\lVert x \rVert - R)^2}{2 \omega^2}.
     $$
 
     In polar coordinates the partition function is a 1-D integral with a closed form,
 
     $$
-    Z_T = 2\pi\left[ w_T^2\, e^{-r^2/(2 w_T^2)} + \sqrt{2\pi}\, r\, w_T\, \Phi(r / w_T) \right],
-    \qquad w_T = w\sqrt{T},
+    Z_T = 2\pi\left[ \omega_T^2\, e^{-R^2/(2 \omega_T^2)} + \sqrt{2\pi}\, R\, \omega_T\, \Phi(R / \omega_T) \right],
+    \qquad \omega_T = \omega\sqrt{T},
     $$
 
     where $\Phi$ is the standard normal CDF.
@@ -532,7 +532,7 @@ class Ring(Energy):
 
     def _score(self, x: torch.Tensor) -> torch.Tensor:
         radius = x.norm(dim=1, keepdim=True)
-        # -dE/dx = -(|x| - r)/w^2 * x/|x|; the direction x/|x| is undefined at 0, where we use 0.
+        # -dE/dx = -(|x| - R)/omega^2 * x/|x|; the direction x/|x| is undefined at 0, where we use 0.
         direction = x / radius.clamp(min=torch.finfo(x.dtype).tiny)
         return -(radius - self.radius) / self.width**2 * direction
 
@@ -551,26 +551,26 @@ class Banana(Energy):
     r"""Banana-shaped energy in 2-D: a Gaussian bent along a parabola.
 
     $$
-    E(x) = \frac{x_1^2}{2 s^2} + \frac{\bigl(x_2 - b\,(x_1^2 - s^2)\bigr)^2}{2}.
+    E(x) = \frac{x_1^2}{2 \ell^2} + \frac{\bigl(x_2 - \kappa\,(x_1^2 - \ell^2)\bigr)^2}{2}.
     $$
 
-    The map $(x_1, x_2) \mapsto (x_1,\, x_2 - b(x_1^2 - s^2))$ has unit Jacobian and turns
-    this into a Gaussian with standard deviations $s$ and $1$, so $Z_T = 2\pi s T$ exactly,
-    and exact samples come from bending Gaussian samples.
+    The map $(x_1, x_2) \mapsto (x_1,\, x_2 - \kappa(x_1^2 - \ell^2))$ has unit Jacobian and
+    turns this into a Gaussian with standard deviations $\ell$ and $1$, so
+    $Z_T = 2\pi \ell T$ exactly, and exact samples come from bending Gaussian samples.
 
     Parameters
     ----------
     curvature
-        $b$: how strongly the banana bends.
+        $\kappa$: how strongly the banana bends.
     scale
-        $s > 0$: the spread along $x_1$.
+        $\ell > 0$: the spread along $x_1$.
 
     Examples
     --------
     >>> banana = Banana(curvature=0.5, scale=2.0)
     >>> banana.energy(torch.tensor([[0.0, -2.0]]))  # the bottom of the valley at x1 = 0
     tensor([0.])
-    >>> round(math.exp(banana.log_partition()), 4)  # 2 pi s
+    >>> round(math.exp(banana.log_partition()), 4)  # 2 pi ell
     12.5664
     """
 

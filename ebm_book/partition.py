@@ -3,7 +3,7 @@ r"""Estimating the partition function $Z_T = \int e^{-E(x)/T}\,\mathrm{d}x$.
 Three estimators, in the order the book meets them:
 
 * `quadrature_partition`: a tensor-product trapezoidal rule on a box. Exact in
-  the limit, but a grid of $n$ points per axis costs $n^d$ energy evaluations.
+  the limit, but a grid of $m$ points per axis costs $m^d$ energy evaluations.
 * `monte_carlo_partition`: uniform samples in a box,
   $\hat Z = V \cdot \frac1n \sum_i e^{-E(x_i)/T}$.
 * `importance_sampling_partition`: samples from a proposal $q$,
@@ -148,10 +148,10 @@ def quadrature_partition(
     temperature: float = 1.0,
     max_evaluations: int = 20_000_000,
 ) -> PartitionEstimate:
-    r"""$Z_T$ by the trapezoidal rule on a box: $\hat Z = \sum_j w_j\, e^{-E(x_j)/T}$.
+    r"""$Z_T$ by the trapezoidal rule on a box: a weighted sum of $e^{-E(x_j)/T}$ over its nodes.
 
     For a smooth energy that is large on the box's boundary this converges very fast in
-    $n$, but the cost is $n^d$ evaluations: 100 points per axis is $10^4$ evaluations
+    $m$, but the cost is $m^d$ evaluations: 100 points per axis is $10^4$ evaluations
     in 2-D and $10^{20}$ in 10-D. Requests above ``max_evaluations`` raise ``ValueError``.
 
     Parameters
@@ -165,7 +165,7 @@ def quadrature_partition(
     temperature
         $T > 0$.
     max_evaluations
-        Refuse grids larger than this, since $n^d$ explodes.
+        Refuse grids larger than this, since $m^d$ explodes.
 
     Examples
     --------
