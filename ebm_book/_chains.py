@@ -12,12 +12,12 @@ import torch
 
 from ._validation import (
     all_finite,
-    check_callable,
-    check_first_call,
-    check_generator,
-    check_int,
-    check_points,
-    check_vector_field,
+    require_callable,
+    require_first_call,
+    require_generator,
+    require_int,
+    require_points,
+    require_vector_field,
 )
 
 
@@ -30,7 +30,7 @@ class Recorder:
 
     def __init__(self, x0: torch.Tensor, record_every: int | None) -> None:
         if record_every is not None:
-            check_int(record_every, "record_every")
+            require_int(record_every, "record_every")
         self.every = record_every
         self.states = [x0.clone()] if record_every else []
 
@@ -50,15 +50,15 @@ def noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tens
 
 def start_chains(x0: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """Check the start points and the generator; return a copy of ``x0`` for the chains."""
-    check_points(x0, name="x0")
-    check_generator(generator, x0.device)
+    require_points(x0, name="x0")
+    require_generator(generator, x0.device)
     return x0.detach().clone()
 
 
 def checked_score(score: Callable, args: tuple[str, ...]) -> Callable:
     """``score``, checked to take ``args``; its first output is checked to be finite, shaped like x."""
-    check_callable(score, "score", args)
-    return check_first_call(score, lambda values, x, *_: check_vector_field(values, x, "score"))
+    require_callable(score, "score", args)
+    return require_first_call(score, lambda values, x, *_: require_vector_field(values, x, "score"))
 
 
 def sigma_batch(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:

@@ -26,10 +26,10 @@ import torch
 
 from ._validation import (
     as_float_tensor,
-    check_generator,
-    check_int,
-    check_non_negative,
-    check_positive,
+    require_generator,
+    require_int,
+    require_non_negative,
+    require_positive,
 )
 from .energies import GaussianMixture
 
@@ -46,11 +46,11 @@ __all__ = [
 ]
 
 
-def _check_size(n: int, generator: torch.Generator | None, noise: float = 0.0) -> None:
+def _require_size(n: int, generator: torch.Generator | None, noise: float = 0.0) -> None:
     """Every data set draws ``n`` points on the CPU from ``generator``, most with ``noise``."""
-    check_int(n, "n")
-    check_generator(generator, "cpu")
-    check_non_negative(noise, "noise")
+    require_int(n, "n")
+    require_generator(generator, "cpu")
+    require_non_negative(noise, "noise")
 
 
 def _jitter(x: torch.Tensor, noise: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -69,7 +69,7 @@ def two_moons(
     >>> x.dtype, x.shape
     (torch.float32, torch.Size([1000, 2]))
     """
-    _check_size(n, generator, noise)
+    _require_size(n, generator, noise)
     angle = math.pi * torch.rand(n, generator=generator)
     upper = torch.rand(n, generator=generator) < 0.5
     x = torch.where(upper, torch.cos(angle), 1 - torch.cos(angle))
@@ -91,7 +91,7 @@ def swiss_roll(
     >>> bool(x.abs().max() < 2.5)
     True
     """
-    _check_size(n, generator, noise)
+    _require_size(n, generator, noise)
     t = math.pi * (1.5 + 3 * torch.rand(n, generator=generator))
     points = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1) / 7.0
     return _jitter(points, noise, generator)
@@ -107,8 +107,8 @@ def spirals(
     >>> spirals(300, n_arms=3, generator=torch.Generator().manual_seed(0)).shape
     torch.Size([300, 2])
     """
-    _check_size(n, generator, noise)
-    check_int(n_arms, "n_arms")
+    _require_size(n, generator, noise)
+    require_int(n_arms, "n_arms")
     u = torch.rand(n, generator=generator)
     arm = torch.randint(n_arms, (n,), generator=generator)
     radius = 2.0 * torch.sqrt(u)
@@ -129,9 +129,9 @@ def checkerboard(
     >>> bool(((cells[:, 0] + cells[:, 1]) % 2 == 0).all())  # only one colour is occupied
     True
     """
-    _check_size(n, generator)
-    check_int(n_squares, "n_squares")
-    size = check_positive(size, "size")
+    _require_size(n, generator)
+    require_int(n_squares, "n_squares")
+    size = require_positive(size, "size")
     side = size / n_squares
     # Pick a dark square (row + column even) uniformly, then a uniform point inside it.
     dark = [(r, c) for r in range(n_squares) for c in range(n_squares) if (r + c) % 2 == 0]
@@ -154,7 +154,7 @@ def rings(
     >>> sorted({round(r, 1) for r in x.norm(dim=1).tolist()})
     [0.7, 1.4, 2.1]
     """
-    _check_size(n, generator, noise)
+    _require_size(n, generator, noise)
     radius_values = as_float_tensor(radii, "radii")
     if radius_values.ndim != 1 or len(radius_values) == 0 or (radius_values <= 0).any():
         raise ValueError(f"radii must be a non-empty sequence of positive numbers; got {radii!r}.")

@@ -19,7 +19,13 @@ import numpy as np
 import torch
 
 from . import plotting
-from ._validation import check_bounds, check_callable, check_int, check_points, check_positive
+from ._validation import (
+    require_bounds,
+    require_callable,
+    require_int,
+    require_points,
+    require_positive,
+)
 
 __all__ = ["animate_samples", "prose", "show_table"]
 
@@ -130,15 +136,15 @@ def animate_samples(
             f"trajectory; got shape {tuple(trajectory.shape)}."
         )
     n_frames = trajectory.shape[0]
-    check_points(trajectory.reshape(-1, 2), name="trajectory (all frames)")
+    require_points(trajectory.reshape(-1, 2), name="trajectory (all frames)")
     if titles is not None and len(titles) != n_frames:
         raise ValueError(f"titles must have one entry per frame ({n_frames}); got {len(titles)}.")
     if background is not None:
-        check_callable(background, "background")
-    check_bounds([xlim, ylim], "xlim/ylim")
-    check_int(frame_ms, "frame_ms")
-    check_int(dpi, "dpi")
-    check_positive(size_inches, "size_inches")
+        require_callable(background, "background")
+    require_bounds([xlim, ylim], "xlim/ylim")
+    require_int(frame_ms, "frame_ms")
+    require_int(dpi, "dpi")
+    require_positive(size_inches, "size_inches")
     fig, ax = plt.subplots(figsize=(size_inches, size_inches), dpi=dpi)
     if background is not None:
         X, Y, values = plotting.evaluate_on_grid(background, xlim, ylim, 120)

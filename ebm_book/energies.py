@@ -22,16 +22,16 @@ import torch
 
 from ._validation import (
     as_float_tensor,
-    check_covariances,
-    check_generator,
-    check_int,
-    check_noise_levels,
-    check_non_negative,
-    check_points,
-    check_positive,
-    check_real,
     mixture_covariances,
     mixture_weights,
+    require_covariances,
+    require_generator,
+    require_int,
+    require_noise_levels,
+    require_non_negative,
+    require_points,
+    require_positive,
+    require_real,
 )
 from .score import score_from_energy
 
@@ -69,14 +69,14 @@ class Energy:
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:
         r"""Energy $E(x)$ of each point. ``x``: ``(N, d)``; returns ``(N,)``."""
-        return self._energy(check_points(x, self.dim))
+        return self._energy(require_points(x, self.dim))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.energy(x)
 
     def unnormalized_log_prob(self, x: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         r"""$\log \tilde p_T(x) = -E(x)/T$: the log density up to the constant $-\log Z_T$."""
-        return -self.energy(x) / check_positive(temperature, "temperature")
+        return -self.energy(x) / require_positive(temperature, "temperature")
 
     def log_partition(self, temperature: float = 1.0) -> float:
         r"""$\log Z_T$ in closed form. Raises ``NotImplementedError`` where none is known."""
@@ -91,13 +91,13 @@ class Energy:
 
     def score(self, x: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         r"""Score $\nabla_x \log p_T(x) = -\nabla_x E(x) / T$, shape ``(N, d)``."""
-        check_points(x, self.dim)
+        require_points(x, self.dim)
         if isinstance(temperature, torch.Tensor) and temperature.numel() > 1:
             raise ValueError(
                 f"temperature must be one number; got a tensor of shape {tuple(temperature.shape)}. "
                 "Called as a noise-conditional score s(x, sigma)? Use GaussianMixture.noisy_score."
             )
-        temperature = check_positive(temperature, "temperature")
+        temperature = require_positive(temperature, "temperature")
         return self._score(x) / temperature
 
     def _energy(self, x: torch.Tensor) -> torch.Tensor:
@@ -162,14 +162,14 @@ class Gaussian(Energy):
         if cov is None:
             cov = torch.eye(self.dim)
         elif isinstance(cov, (int, float)):
-            cov = check_positive(cov, "cov") * torch.eye(self.dim)
+            cov = require_positive(cov, "cov") * torch.eye(self.dim)
         cov = as_float_tensor(cov, "cov")
         if cov.shape != (self.dim, self.dim):
             raise ValueError(
                 f"cov must have shape ({self.dim}, {self.dim}) to match mean; "
                 f"got {tuple(cov.shape)}."
             )
-        self.cov = check_covariances(cov)
+        self.cov = require_covariances(cov)
         self.precision = _symmetric_inverse(self.cov)
         self._cholesky = torch.linalg.cholesky(self.cov)
 
@@ -181,7 +181,7 @@ class Gaussian(Energy):
         return -(x - self.mean.to(x)) @ self.precision.to(x)
 
     def log_partition(self, temperature: float = 1.0) -> float:
-        temperature = check_positive(temperature, "temperature")
+        temperature = require_positive(temperature, "temperature")
         logdet = torch.logdet(self.cov.double()).item()
         return 0.5 * self.dim * math.log(2 * math.pi * temperature) + 0.5 * logdet
 
@@ -192,9 +192,9 @@ class Gaussian(Energy):
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         r"""Draw ``n`` exact samples from $\mathcal{N}(\mu, T\Sigma)$, shape ``(n, d)``."""
-        check_int(n, "n")
-        temperature = check_positive(temperature, "temperature")
-        z = torch.randn(n, self.dim, generator=check_generator(generator, "cpu"))
+        require_int(n, "n")
+        temperature = require_positive(temperature, "temperature")
+        z = torch.randn(n, self.dim, generator=require_generator(generator, "cpu"))
         return self.mean + math.sqrt(temperature) * z @ self._cholesky.T
 
     def __repr__(self) -> str:
@@ -267,7 +267,7 @@ class GaussianMixture(Energy):
 
     def component_log_probs(self, x: torch.Tensor) -> torch.Tensor:
         r"""$\log \pi_k + \log \mathcal{N}(x; \mu_k, \Sigma_k)$ for each point and component, ``(N, K)``."""
-        check_points(x, self.dim)
+        require_points(x, self.dim)
         return self._log_probs_and_drift(x)[0]
 
     def _log_probs_and_drift(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -298,7 +298,7 @@ class GaussianMixture(Energy):
         return (responsibilities[:, :, None] * component_scores).sum(dim=1)
 
     def log_partition(self, temperature: float = 1.0) -> float:
-        temperature = check_positive(temperature, "temperature")
+        temperature = require_positive(temperature, "temperature")
         if temperature != 1.0:
             raise NotImplementedError(
                 "exp(-E/T) of a mixture with T != 1 is not a mixture: its partition function "
@@ -308,8 +308,8 @@ class GaussianMixture(Energy):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``n`` exact samples, shape ``(n, d)``: pick a component, then sample it."""
-        check_int(n, "n")
-        generator = check_generator(generator, "cpu")
+        require_int(n, "n")
+        generator = require_generator(generator, "cpu")
         components = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         z = torch.randn(n, self.dim, generator=generator)
         return self.means[components] + torch.einsum("nij,nj->ni", self._cholesky[components], z)
@@ -320,7 +320,7 @@ class GaussianMixture(Energy):
         Convolving each component with $\mathcal{N}(0, \sigma^2 I)$ adds $\sigma^2 I$ to its
         covariance, so the noisy data is again a mixture, with the same means and weights.
         """
-        sigma = check_non_negative(sigma, "sigma")
+        sigma = require_non_negative(sigma, "sigma")
         if sigma == 0.0:
             return self
         return GaussianMixture(self.means, self.covs + sigma**2 * torch.eye(self.dim), self.weights)
@@ -341,8 +341,8 @@ class GaussianMixture(Energy):
         ...                mixture.perturbed(2.0).score(x))
         True
         """
-        x = check_points(x, dim=self.dim)
-        levels = check_noise_levels(sigma, x, allow_zero=True, dtype=torch.float64)
+        x = require_points(x, dim=self.dim)
+        levels = require_noise_levels(sigma, x, allow_zero=True, dtype=torch.float64)
         score = torch.empty_like(x)
         for level in levels.unique().tolist():  # samplers use one level per batch: one pass
             rows = levels == level
@@ -368,12 +368,12 @@ class GaussianMixture(Energy):
                 [-2.,  0.],
                 [ 0., -2.]])
         """
-        check_int(n_modes, "n_modes")
+        require_int(n_modes, "n_modes")
         angles = 2 * math.pi * torch.arange(n_modes) / n_modes
-        means = check_positive(radius, "radius") * torch.stack(
+        means = require_positive(radius, "radius") * torch.stack(
             [torch.cos(angles), torch.sin(angles)], dim=1
         )
-        return cls(means, check_positive(std, "std") ** 2)
+        return cls(means, require_positive(std, "std") ** 2)
 
     @classmethod
     def grid(cls, n_per_side: int = 3, spacing: float = 3.0, std: float = 0.4) -> GaussianMixture:
@@ -387,11 +387,11 @@ class GaussianMixture(Energy):
                 [ 1., -1.],
                 [ 1.,  1.]])
         """
-        check_int(n_per_side, "n_per_side")
-        spacing = check_positive(spacing, "spacing")
+        require_int(n_per_side, "n_per_side")
+        spacing = require_positive(spacing, "spacing")
         ticks = spacing * (torch.arange(n_per_side) - (n_per_side - 1) / 2)
         means = torch.cartesian_prod(ticks, ticks)
-        return cls(means, check_positive(std, "std") ** 2)
+        return cls(means, require_positive(std, "std") ** 2)
 
     def __repr__(self) -> str:
         return f"GaussianMixture(n_components={self.n_components}, dim={self.dim})"
@@ -475,10 +475,10 @@ class DoubleWell(Energy):
     def __init__(
         self, barrier: float = 1.0, separation: float = 1.0, tilt: float = 0.0, dim: int = 1
     ) -> None:
-        self.barrier = check_positive(barrier, "barrier")
-        self.separation = check_positive(separation, "separation")
-        self.tilt = check_real(tilt, "tilt")
-        self.dim = check_int(dim, "dim")
+        self.barrier = require_positive(barrier, "barrier")
+        self.separation = require_positive(separation, "separation")
+        self.tilt = require_real(tilt, "tilt")
+        self.dim = require_int(dim, "dim")
 
     def _energy(self, x: torch.Tensor) -> torch.Tensor:
         x1 = x[:, 0]
@@ -524,8 +524,8 @@ class Ring(Energy):
     dim = 2
 
     def __init__(self, radius: float = 2.0, width: float = 0.3) -> None:
-        self.radius = check_positive(radius, "radius")
-        self.width = check_positive(width, "width")
+        self.radius = require_positive(radius, "radius")
+        self.width = require_positive(width, "width")
 
     def _energy(self, x: torch.Tensor) -> torch.Tensor:
         return (x.norm(dim=1) - self.radius) ** 2 / (2 * self.width**2)
@@ -537,7 +537,7 @@ class Ring(Energy):
         return -(radius - self.radius) / self.width**2 * direction
 
     def log_partition(self, temperature: float = 1.0) -> float:
-        w = self.width * math.sqrt(check_positive(temperature, "temperature"))
+        w = self.width * math.sqrt(require_positive(temperature, "temperature"))
         r = self.radius
         normal_cdf = 0.5 * (1 + math.erf(r / (w * math.sqrt(2))))
         radial = w**2 * math.exp(-(r**2) / (2 * w**2)) + math.sqrt(2 * math.pi) * r * w * normal_cdf
@@ -577,8 +577,8 @@ class Banana(Energy):
     dim = 2
 
     def __init__(self, curvature: float = 0.5, scale: float = 2.0) -> None:
-        self.curvature = check_real(curvature, "curvature")
-        self.scale = check_positive(scale, "scale")
+        self.curvature = require_real(curvature, "curvature")
+        self.scale = require_positive(scale, "scale")
 
     def _bend(self, x1: torch.Tensor) -> torch.Tensor:
         return self.curvature * (x1**2 - self.scale**2)
@@ -594,15 +594,15 @@ class Banana(Energy):
         return -torch.stack([d_x1, residual], dim=1)
 
     def log_partition(self, temperature: float = 1.0) -> float:
-        return math.log(2 * math.pi * self.scale * check_positive(temperature, "temperature"))
+        return math.log(2 * math.pi * self.scale * require_positive(temperature, "temperature"))
 
     def sample(
         self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """Exact samples, shape ``(n, 2)``: bend samples of the underlying Gaussian."""
-        check_int(n, "n")
-        root_t = math.sqrt(check_positive(temperature, "temperature"))
-        z = torch.randn(n, 2, generator=check_generator(generator, "cpu")) * root_t
+        require_int(n, "n")
+        root_t = math.sqrt(require_positive(temperature, "temperature"))
+        z = torch.randn(n, 2, generator=require_generator(generator, "cpu")) * root_t
         x1 = self.scale * z[:, 0]
         return torch.stack([x1, z[:, 1] + self._bend(x1)], dim=1)
 

@@ -23,14 +23,14 @@ import torch
 
 from ._validation import (
     call_checked,
-    check_callable,
-    check_depends_on_input,
-    check_generator,
-    check_int,
-    check_points,
-    check_positive,
-    check_sigmas,
-    check_vector_field,
+    require_callable,
+    require_depends_on_input,
+    require_generator,
+    require_int,
+    require_points,
+    require_positive,
+    require_sigmas,
+    require_vector_field,
 )
 from .score import _exact_trace
 
@@ -48,7 +48,7 @@ ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 def _scores(model: ScoreFn, x: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
     """``model(x, *args)``, checked to be one vector per point (its NaN become the loss's)."""
     names = ("x", "sigma")[: 1 + len(args)]
-    return check_vector_field(
+    return require_vector_field(
         call_checked(model, "model", names, x, *args), x, "model", finite=False
     )
 
@@ -66,9 +66,9 @@ def explicit_score_matching(model: ScoreFn, x: torch.Tensor, true_score: ScoreFn
     >>> explicit_score_matching(lambda x: -x, x, true_score=lambda x: -x)
     tensor(0.)
     """
-    check_points(x)
-    check_callable(true_score, "true_score")
-    difference = _scores(model, x) - check_vector_field(true_score(x), x, "true_score")
+    require_points(x)
+    require_callable(true_score, "true_score")
+    difference = _scores(model, x) - require_vector_field(true_score(x), x, "true_score")
     return 0.5 * (difference**2).sum(dim=1).mean()
 
 
@@ -88,10 +88,10 @@ def implicit_score_matching(model: ScoreFn, x: torch.Tensor) -> torch.Tensor:
     >>> round(implicit_score_matching(lambda x: -x, x).item(), 2)
     -1.0
     """
-    check_points(x)
+    require_points(x)
     with torch.enable_grad():  # the trace differentiates the model with respect to x
         x = x.detach().requires_grad_(True)
-        scores = check_depends_on_input(_scores(model, x), "model")
+        scores = require_depends_on_input(_scores(model, x), "model")
         trace = _exact_trace(scores, x, create_graph=True)
     return (0.5 * (scores**2).sum(dim=1) + trace).mean()
 
@@ -125,12 +125,12 @@ def sliced_score_matching(
     >>> round(sliced_score_matching(lambda x: -x, x, generator=g).item(), 2)  # ISM gives -1
     -1.0
     """
-    check_points(x)
-    check_int(n_projections, "n_projections")
-    check_generator(generator, "cpu")
+    require_points(x)
+    require_int(n_projections, "n_projections")
+    require_generator(generator, "cpu")
     with torch.enable_grad():  # each projection differentiates the model with respect to x
         x = x.detach().requires_grad_(True)
-        scores = check_depends_on_input(_scores(model, x), "model")
+        scores = require_depends_on_input(_scores(model, x), "model")
         total = torch.zeros((), dtype=scores.dtype, device=x.device)
         for _ in range(n_projections):
             v = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
@@ -171,9 +171,9 @@ def denoising_score_matching(
     >>> round(denoising_score_matching(lambda y: -y / 2, x, sigma=1.0, generator=g).item(), 2)
     0.5
     """
-    check_points(x)
-    sigma = check_positive(sigma, "sigma")
-    check_generator(generator, "cpu")
+    require_points(x)
+    sigma = require_positive(sigma, "sigma")
+    require_generator(generator, "cpu")
     z = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
     noisy = x + sigma * z
     return 0.5 * ((_scores(model, noisy) + z / sigma) ** 2).sum(dim=1).mean()
@@ -212,9 +212,9 @@ def multi_noise_denoising_score_matching(
     >>> round(loss.item(), 2)  # (2 / 2) / (1 + 1)
     0.5
     """
-    check_points(x)
-    sigmas = check_sigmas(sigmas).to(device=x.device, dtype=x.dtype)
-    check_generator(generator, "cpu")
+    require_points(x)
+    sigmas = require_sigmas(sigmas).to(device=x.device, dtype=x.dtype)
+    require_generator(generator, "cpu")
     index = torch.randint(len(sigmas), (x.shape[0],), generator=generator).to(x.device)
     sigma = sigmas[index]
     z = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)

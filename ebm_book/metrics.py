@@ -18,27 +18,27 @@ from collections.abc import Callable
 import torch
 
 from ._validation import (
-    check_callable,
-    check_generator,
-    check_int,
-    check_points,
-    check_positive,
-    check_vector_field,
+    require_callable,
+    require_generator,
+    require_int,
+    require_points,
+    require_positive,
+    require_vector_field,
 )
 from .energies import GaussianMixture
 
 __all__ = ["fisher_divergence", "mmd", "mode_weights", "sliced_wasserstein"]
 
 
-def _check_pair(x: torch.Tensor, y: torch.Tensor, max_points: int | None = None) -> None:
-    check_points(x, name="x")
-    check_points(y, dim=x.shape[1], name="y")
+def _require_pair(x: torch.Tensor, y: torch.Tensor, max_points: int | None = None) -> None:
+    require_points(x, name="x")
+    require_points(y, dim=x.shape[1], name="y")
     if x.shape[0] < 2 or y.shape[0] < 2:
         raise ValueError(
             f"x and y need at least 2 points each; got shapes {tuple(x.shape)} and {tuple(y.shape)}."
         )
     if max_points is not None:
-        check_int(max_points, "max_points", minimum=2)
+        require_int(max_points, "max_points", minimum=2)
 
 
 def median_bandwidth(x: torch.Tensor, y: torch.Tensor, max_points: int = 1000) -> float:
@@ -52,7 +52,7 @@ def median_bandwidth(x: torch.Tensor, y: torch.Tensor, max_points: int = 1000) -
     >>> median_bandwidth(torch.tensor([[0.0], [1.0]]), torch.tensor([[3.0], [4.0]]))
     2.0
     """
-    _check_pair(x, y, max_points)
+    _require_pair(x, y, max_points)
     pooled = torch.cat([x[:max_points], y[:max_points]])
     distances = torch.pdist(pooled.double())
     return max(distances.median().item(), 1e-12)
@@ -89,9 +89,13 @@ def mmd(
     >>> abs(mmd(a, b)) < 0.005, mmd(a, b + 1.0) > 0.1
     (True, True)
     """
-    _check_pair(x, y, max_points)
+    _require_pair(x, y, max_points)
     x, y = x[:max_points].double(), y[:max_points].double()
-    h = check_positive(bandwidth, "bandwidth") if bandwidth is not None else median_bandwidth(x, y)
+    h = (
+        require_positive(bandwidth, "bandwidth")
+        if bandwidth is not None
+        else median_bandwidth(x, y)
+    )
 
     def mean_kernel(a: torch.Tensor, b: torch.Tensor, same: bool) -> torch.Tensor:
         k = torch.exp(-(torch.cdist(a, b) ** 2) / (2 * h**2))
@@ -129,9 +133,9 @@ def sliced_wasserstein(
     >>> round(sliced_wasserstein(a, a + torch.tensor([3.0, 0.0]), generator=g), 1)  # 3 / sqrt(2)
     2.1
     """
-    _check_pair(x, y)
-    check_int(n_projections, "n_projections")
-    check_generator(generator, "cpu")
+    _require_pair(x, y)
+    require_int(n_projections, "n_projections")
+    require_generator(generator, "cpu")
     dtype = torch.promote_types(x.dtype, y.dtype)
     directions = torch.randn(n_projections, x.shape[1], generator=generator, dtype=dtype)
     directions = (directions / directions.norm(dim=1, keepdim=True)).to(x.device)
@@ -170,7 +174,7 @@ def mode_weights(
             "mixture must be an ebm_book.energies.GaussianMixture, whose components define the "
             f"modes; got {type(mixture).__name__}."
         )
-    check_points(samples, dim=mixture.dim, name="samples")
+    require_points(samples, dim=mixture.dim, name="samples")
     n = samples.shape[0]
     counts = torch.bincount(mixture.assign(samples).cpu(), minlength=mixture.n_components)
     weights = counts.double() / n
@@ -201,10 +205,10 @@ def fisher_divergence(
     >>> fisher_divergence(lambda x: -x, lambda x: -x + 1.0, x)
     3.0
     """
-    check_callable(score_a, "score_a")
-    check_callable(score_b, "score_b")
-    check_points(x)
+    require_callable(score_a, "score_a")
+    require_callable(score_b, "score_b")
+    require_points(x)
     with torch.no_grad():
-        a = check_vector_field(score_a(x), x, "score_a")
-        b = check_vector_field(score_b(x), x, "score_b")
+        a = require_vector_field(score_a(x), x, "score_a")
+        b = require_vector_field(score_b(x), x, "score_b")
     return ((a - b) ** 2).sum(dim=1).mean().item()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._validation import check_int, check_noise_levels, check_points
+from ._validation import require_int, require_noise_levels, require_points
 from .score import score_from_energy
 
 __all__ = ["EnergyMLP", "NoiseConditionalScoreMLP", "ScoreMLP", "mlp"]
@@ -38,7 +38,7 @@ def mlp(in_dim: int, out_dim: int, hidden: int = 128, depth: int = 3) -> nn.Sequ
         (hidden, "hidden"),
         (depth, "depth"),
     ]:
-        check_int(value, name)
+        require_int(value, name)
     layers: list[nn.Module] = []
     width = in_dim
     for _ in range(depth):
@@ -68,11 +68,11 @@ class ScoreMLP(nn.Module):
 
     def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3) -> None:
         super().__init__()
-        self.dim = check_int(dim, "dim")
+        self.dim = require_int(dim, "dim")
         self.net = mlp(dim, dim, hidden, depth)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _run(self.net, check_points(x, self.dim))
+        return _run(self.net, require_points(x, self.dim))
 
 
 class EnergyMLP(nn.Module):
@@ -91,11 +91,11 @@ class EnergyMLP(nn.Module):
 
     def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3) -> None:
         super().__init__()
-        self.dim = check_int(dim, "dim")
+        self.dim = require_int(dim, "dim")
         self.net = mlp(dim, 1, hidden, depth)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _run(self.net, check_points(x, self.dim)).squeeze(1)
+        return _run(self.net, require_points(x, self.dim)).squeeze(1)
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         return score_from_energy(self, x, create_graph=True)
@@ -119,11 +119,11 @@ class NoiseConditionalScoreMLP(nn.Module):
 
     def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3) -> None:
         super().__init__()
-        self.dim = check_int(dim, "dim")
+        self.dim = require_int(dim, "dim")
         self.net = mlp(dim + 1, dim, hidden, depth)
 
     def forward(self, x: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
-        check_points(x, self.dim)
-        sigma = check_noise_levels(sigma, x)
+        require_points(x, self.dim)
+        sigma = require_noise_levels(sigma, x)
         features = torch.cat([x, torch.log(sigma)[:, None]], dim=1)
         return _run(self.net, features) / sigma[:, None]

@@ -25,16 +25,15 @@ import math
 import torch
 
 from ._validation import (
-    check_in_interval,
-    check_int,
-    check_points,
-    check_positive,
-    check_sigmas,
+    require_in_interval,
+    require_int,
+    require_points,
+    require_positive,
+    require_sigmas,
 )
 
 __all__ = [
     "annealed_step_sizes",
-    "check_sigmas",
     "geometric_sigmas",
     "max_pairwise_distance",
     "ncsnv2_ratio",
@@ -57,9 +56,9 @@ def geometric_sigmas(sigma_max: float, sigma_min: float, n_levels: int) -> torch
     >>> geometric_sigmas(10.0, 0.1, 3)
     tensor([10.0000,  1.0000,  0.1000])
     """
-    sigma_max = check_positive(sigma_max, "sigma_max")
-    sigma_min = check_positive(sigma_min, "sigma_min")
-    check_int(n_levels, "n_levels", minimum=2)
+    sigma_max = require_positive(sigma_max, "sigma_max")
+    sigma_min = require_positive(sigma_min, "sigma_min")
+    require_int(n_levels, "n_levels", minimum=2)
     if not sigma_max > sigma_min:
         raise ValueError(
             f"sigma_max must be larger than sigma_min; got sigma_max={sigma_max:g}, "
@@ -79,8 +78,8 @@ def max_pairwise_distance(data: torch.Tensor, max_points: int = 5000) -> float:
     >>> max_pairwise_distance(torch.tensor([[0.0, 0.0], [3.0, 4.0], [1.0, 1.0]]))
     5.0
     """
-    check_points(data, name="data")
-    check_int(max_points, "max_points", minimum=2)
+    require_points(data, name="data")
+    require_int(max_points, "max_points", minimum=2)
     subset = data[:max_points].double()
     return torch.pdist(subset).max().item() if subset.shape[0] > 1 else 0.0
 
@@ -101,9 +100,9 @@ def ncsnv2_ratio(dim: int, target: float = 0.5, max_ratio: float = 2.0) -> float
     >>> ncsnv2_ratio(2)
     2.0
     """
-    check_int(dim, "dim")
-    target = check_in_interval(target, "target", 0, 1)
-    max_ratio = check_in_interval(max_ratio, "max_ratio", 1)
+    require_int(dim, "dim")
+    target = require_in_interval(target, "target", 0, 1)
+    max_ratio = require_in_interval(max_ratio, "max_ratio", 1)
 
     def overlap(gamma: float) -> float:
         def phi(t: float) -> float:
@@ -135,7 +134,7 @@ def suggest_sigmas(data: torch.Tensor, sigma_min: float = 0.01) -> torch.Tensor:
     (5.0, 0.05, 8)
     """
     sigma_max = max_pairwise_distance(data)
-    sigma_min = check_positive(sigma_min, "sigma_min")
+    sigma_min = require_positive(sigma_min, "sigma_min")
     if not sigma_max > sigma_min:
         raise ValueError(f"the data spread ({sigma_max:g}) must exceed sigma_min ({sigma_min:g}).")
     gamma = ncsnv2_ratio(data.shape[1])
@@ -154,8 +153,8 @@ def annealed_step_sizes(sigmas: torch.Tensor, step_size: float) -> torch.Tensor:
     >>> annealed_step_sizes(torch.tensor([1.0, 0.5, 0.1]), 2e-5)
     tensor([2.0000e-03, 5.0000e-04, 2.0000e-05])
     """
-    sigmas = check_sigmas(sigmas)
-    step_size = check_positive(step_size, "step_size")
+    sigmas = require_sigmas(sigmas)
+    step_size = require_positive(step_size, "step_size")
     return step_size * sigmas**2 / sigmas[-1] ** 2
 
 
@@ -189,10 +188,10 @@ def ncsnv2_variance_ratio(
     >>> round(ncsnv2_variance_ratio(1.6e-4, 0.05, 1.6, 100), 3)
     1.019
     """
-    step_size = check_positive(step_size, "step_size")
-    sigma_min = check_positive(sigma_min, "sigma_min")
-    ratio = check_positive(ratio, "ratio")
-    check_int(n_steps_each, "n_steps_each")
+    step_size = require_positive(step_size, "step_size")
+    sigma_min = require_positive(sigma_min, "sigma_min")
+    ratio = require_positive(ratio, "ratio")
+    require_int(n_steps_each, "n_steps_each")
     relative = step_size / sigma_min**2
     if relative >= 4:
         raise ValueError(
@@ -219,8 +218,8 @@ def ncsnv2_step_size(sigmas: torch.Tensor, n_steps_each: int) -> float:
     >>> round(step / 0.05**2, 3), round(ncsnv2_variance_ratio(step, 0.05, 80 ** (1 / 9), 100), 3)
     (0.064, 1.019)
     """
-    sigmas = check_sigmas(sigmas)
-    check_int(n_steps_each, "n_steps_each")
+    sigmas = require_sigmas(sigmas)
+    require_int(n_steps_each, "n_steps_each")
     if len(sigmas) < 2:
         raise ValueError(f"sigmas needs at least 2 levels to have a ratio; got {sigmas.tolist()}.")
     sigma_min = sigmas[-1].item()

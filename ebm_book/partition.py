@@ -23,14 +23,14 @@ from typing import Protocol
 import torch
 
 from ._validation import (
-    check_bounds,
-    check_callable,
-    check_energy_values,
-    check_generator,
-    check_int,
-    check_points,
-    check_positive,
-    check_real,
+    require_bounds,
+    require_callable,
+    require_energy_values,
+    require_generator,
+    require_int,
+    require_points,
+    require_positive,
+    require_real,
 )
 from .energies import Energy
 
@@ -77,8 +77,8 @@ class PartitionEstimate:
     effective_sample_size: float = math.nan
 
     def __post_init__(self) -> None:
-        check_real(self.log_value, "log_value")
-        check_int(self.n_evaluations, "n_evaluations", minimum=0)
+        require_real(self.log_value, "log_value")
+        require_int(self.n_evaluations, "n_evaluations", minimum=0)
 
     @property
     def value(self) -> float:
@@ -92,7 +92,7 @@ class PartitionEstimate:
 
     def relative_error(self, true_value: float) -> float:
         r"""$(\hat Z - Z) / Z$ against a known $Z > 0$, computed in log space."""
-        true_value = check_positive(true_value, "true_value")
+        true_value = require_positive(true_value, "true_value")
         return math.expm1(self.log_value - math.log(true_value))
 
 
@@ -115,8 +115,8 @@ def tensor_grid(
     >>> points.squeeze(1), weights
     (tensor([0.0000, 0.5000, 1.0000], dtype=torch.float64), tensor([0.2500, 0.5000, 0.2500], dtype=torch.float64))
     """
-    bounds = check_bounds(bounds)
-    check_int(n_per_axis, "n_per_axis", minimum=2)
+    bounds = require_bounds(bounds)
+    require_int(n_per_axis, "n_per_axis", minimum=2)
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating-point torch.dtype; got {dtype!r}.")
     axes, axis_weights = [], []
@@ -137,7 +137,7 @@ def _log_boltzmann_weights(
     pieces = []
     with torch.no_grad():
         for chunk in torch.split(x, chunk_size):
-            pieces.append(-check_energy_values(energy(chunk), chunk) / temperature)
+            pieces.append(-require_energy_values(energy(chunk), chunk) / temperature)
     return torch.cat(pieces).double()
 
 
@@ -175,11 +175,11 @@ def quadrature_partition(
     >>> round(est.value, 6), est.n_evaluations
     (6.283185, 6561)
     """
-    check_callable(energy, "energy")
-    bounds = check_bounds(bounds)
-    temperature = check_positive(temperature, "temperature")
-    n_total = check_int(n_per_axis, "n_per_axis", minimum=2) ** len(bounds)
-    if n_total > check_int(max_evaluations, "max_evaluations"):
+    require_callable(energy, "energy")
+    bounds = require_bounds(bounds)
+    temperature = require_positive(temperature, "temperature")
+    n_total = require_int(n_per_axis, "n_per_axis", minimum=2) ** len(bounds)
+    if n_total > require_int(max_evaluations, "max_evaluations"):
         raise ValueError(
             f"a grid of {n_per_axis} points per axis in {len(bounds)} dimensions needs "
             f"{n_total:.3g} energy evaluations (more than max_evaluations={max_evaluations:.3g}). "
@@ -246,11 +246,11 @@ def monte_carlo_partition(
     >>> abs(est.relative_error(2 * math.pi)) < 4 * est.relative_std_error
     True
     """
-    check_callable(energy, "energy")
-    bounds = check_bounds(bounds)
-    n_samples = check_int(n_samples, "n_samples", minimum=2)  # 2 for a standard error
-    temperature = check_positive(temperature, "temperature")
-    check_generator(generator, "cpu")
+    require_callable(energy, "energy")
+    bounds = require_bounds(bounds)
+    n_samples = require_int(n_samples, "n_samples", minimum=2)  # 2 for a standard error
+    temperature = require_positive(temperature, "temperature")
+    require_generator(generator, "cpu")
     low = torch.tensor([b[0] for b in bounds], dtype=torch.float64)
     high = torch.tensor([b[1] for b in bounds], dtype=torch.float64)
     u = torch.rand(n_samples, len(bounds), generator=generator, dtype=torch.float64)
@@ -308,7 +308,7 @@ def importance_sampling_partition(
     >>> abs(est.relative_error(2 * math.pi)) < 4 * est.relative_std_error
     True
     """
-    check_callable(energy, "energy")
+    require_callable(energy, "energy")
     if not callable(getattr(proposal, "sample", None)) or not callable(
         getattr(proposal, "log_prob", None)
     ):
@@ -316,16 +316,16 @@ def importance_sampling_partition(
             "proposal must have the methods sample(n, generator=...) and log_prob(x), as "
             f"ebm_book.energies.Gaussian does; got {type(proposal).__name__}."
         )
-    n_samples = check_int(n_samples, "n_samples", minimum=2)  # 2 for a standard error
-    temperature = check_positive(temperature, "temperature")
-    check_generator(generator)
+    n_samples = require_int(n_samples, "n_samples", minimum=2)  # 2 for a standard error
+    temperature = require_positive(temperature, "temperature")
+    require_generator(generator)
     x = proposal.sample(n_samples, generator=generator)
     dim = energy.dim if isinstance(energy, Energy) else None  # a plain function's is unknown
-    check_points(x, dim=dim, name="proposal.sample(n)")
+    require_points(x, dim=dim, name="proposal.sample(n)")
     if x.shape[0] != n_samples:
         raise ValueError(
             f"proposal.sample(n) must return n = {n_samples} points; got {x.shape[0]}."
         )
-    log_q = check_energy_values(proposal.log_prob(x), x, name="proposal.log_prob", finite=True)
+    log_q = require_energy_values(proposal.log_prob(x), x, name="proposal.log_prob", finite=True)
     log_weights = _log_boltzmann_weights(energy, x, temperature) - log_q.double()
     return _estimate_from_log_weights(log_weights, 0.0)

@@ -27,14 +27,14 @@ from ._style import (  # the house style lives in its own module; it is part of 
     use_book_style,
 )
 from ._validation import (
-    check_bounds,
-    check_callable,
-    check_energy_values,
-    check_int,
-    check_points,
-    check_positive,
-    check_real,
-    check_vector_field,
+    require_bounds,
+    require_callable,
+    require_energy_values,
+    require_int,
+    require_points,
+    require_positive,
+    require_real,
+    require_vector_field,
 )
 
 __all__ = [
@@ -63,9 +63,9 @@ def _axes(ax: plt.Axes | None, projection: str | None = None) -> plt.Axes:
 
 def _evaluate(fn: EnergyFn, points: torch.Tensor, name: str = "fn") -> np.ndarray:
     """Evaluate ``fn`` on a batch without building a graph, as a NumPy array."""
-    check_callable(fn, name)
+    require_callable(fn, name)
     with torch.no_grad():
-        values = check_energy_values(fn(points), points, name=name)
+        values = require_energy_values(fn(points), points, name=name)
     return values.detach().cpu().double().numpy()
 
 
@@ -90,8 +90,8 @@ def evaluate_on_grid(
            [1., 0., 1.],
            [2., 1., 2.]])
     """
-    (x0, x1), (y0, y1) = check_bounds([xlim, ylim], "xlim/ylim")
-    check_int(n, "n", minimum=2)
+    (x0, x1), (y0, y1) = require_bounds([xlim, ylim], "xlim/ylim")
+    require_int(n, "n", minimum=2)
     xs, ys = torch.linspace(x0, x1, n), torch.linspace(y0, y1, n)
     X, Y = torch.meshgrid(xs, ys, indexing="xy")
     points = torch.stack([X.reshape(-1), Y.reshape(-1)], dim=1)
@@ -100,8 +100,8 @@ def evaluate_on_grid(
 
 
 def _curve(fn: EnergyFn, xlim: tuple[float, float], n: int) -> tuple[np.ndarray, np.ndarray]:
-    ((x0, x1),) = check_bounds([xlim], "xlim")
-    xs = torch.linspace(x0, x1, check_int(n, "n", minimum=2))
+    ((x0, x1),) = require_bounds([xlim], "xlim")
+    xs = torch.linspace(x0, x1, require_int(n, "n", minimum=2))
     return xs.numpy(), _evaluate(fn, xs[:, None], "energy")
 
 
@@ -149,7 +149,7 @@ def plot_density_1d(
     0.399
     >>> plt.close("all")
     """
-    temperature = check_positive(temperature, "temperature")
+    temperature = require_positive(temperature, "temperature")
     ax = _axes(ax)
     xs, values = _curve(energy, xlim, n)
     log_unnormalized = -values / temperature
@@ -216,10 +216,10 @@ def plot_energy_2d(
     """
 
     if max_energy is not None:
-        max_energy = check_real(max_energy, "max_energy")
+        max_energy = require_real(max_energy, "max_energy")
 
     def clipped(x: torch.Tensor) -> torch.Tensor:
-        values = check_energy_values(check_callable(energy, "energy")(x), x)
+        values = require_energy_values(require_callable(energy, "energy")(x), x)
         return values if max_energy is None else values.clamp(max=max_energy)
 
     return plot_contours(
@@ -255,7 +255,7 @@ def plot_density_2d(
     >>> ax = plot_density_2d(Ring(radius=2.0), temperature=0.5)
     >>> plt.close("all")
     """
-    temperature = check_positive(temperature, "temperature")
+    temperature = require_positive(temperature, "temperature")
     X, Y, energies = evaluate_on_grid(energy, xlim, ylim, n)
     log_unnormalized = -energies / temperature
     density = np.exp(log_unnormalized - log_unnormalized.max())
@@ -294,7 +294,7 @@ def plot_surface_3d(
         raise ValueError("ax must be a 3-D axes: create it with fig.add_subplot(projection='3d').")
     X, Y, values = evaluate_on_grid(fn, xlim, ylim, n)
     if max_value is not None:
-        values = np.minimum(values, check_real(max_value, "max_value"))
+        values = np.minimum(values, require_real(max_value, "max_value"))
     ax.plot_surface(X, Y, values, cmap=cmap, linewidth=0, antialiased=True, alpha=0.95)
     ax.set(xlabel="$x_1$", ylabel="$x_2$", zlabel=zlabel)
     return ax
@@ -318,7 +318,7 @@ def plot_samples(
     100
     >>> plt.close("all")
     """
-    check_points(x, dim=2)
+    require_points(x, dim=2)
     ax = _axes(ax)
     points = x.detach().cpu().numpy()
     ax.scatter(points[:, 0], points[:, 1], s=size, alpha=alpha, linewidths=0, **scatter_kwargs)
@@ -355,11 +355,11 @@ def plot_score_field(
     """
     if style not in ("arrows", "streamlines"):
         raise ValueError(f"style must be 'arrows' or 'streamlines'; got {style!r}.")
-    (x0, x1), (y0, y1) = check_bounds([xlim, ylim], "xlim/ylim")
-    check_int(n, "n", minimum=2)
+    (x0, x1), (y0, y1) = require_bounds([xlim, ylim], "xlim/ylim")
+    require_int(n, "n", minimum=2)
     X, Y = torch.meshgrid(torch.linspace(x0, x1, n), torch.linspace(y0, y1, n), indexing="xy")
     points = torch.stack([X.reshape(-1), Y.reshape(-1)], dim=1)
-    field = check_vector_field(check_callable(score, "score")(points), points, "score")
+    field = require_vector_field(require_callable(score, "score")(points), points, "score")
     U, V = (field.detach().cpu().double().numpy().T).reshape(2, n, n)
     magnitude = np.hypot(U, V)
     ax = _axes(ax)

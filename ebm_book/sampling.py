@@ -39,11 +39,11 @@ from ._chains import (
     tweedie_denoised,
 )
 from ._validation import (
-    check_callable,
-    check_energy_values,
-    check_int,
-    check_positive,
-    check_sigmas,
+    require_callable,
+    require_energy_values,
+    require_int,
+    require_positive,
+    require_sigmas,
 )
 from .noise import annealed_step_sizes
 from .score import _score_by_autograd
@@ -128,8 +128,8 @@ def langevin(
     (0.0, 1.0)
     """
     score, x = checked_score(score, ("x",)), start_chains(x0, generator)
-    step_size = check_positive(step_size, "step_size")
-    check_int(n_steps, "n_steps")
+    step_size = require_positive(step_size, "step_size")
+    require_int(n_steps, "n_steps")
     recorder, check_finite = Recorder(x, record_every), DivergenceCheck(x)
     noise_scale = math.sqrt(step_size)
     for step in range(1, n_steps + 1):
@@ -188,10 +188,10 @@ def mala(
     >>> round(result.samples.var().item(), 1), 0.5 < result.acceptance_rate < 0.9
     (1.0, True)
     """
-    check_callable(energy, "energy")
+    require_callable(energy, "energy")
     x = start_chains(x0, generator)
-    step_size = check_positive(step_size, "step_size")
-    check_int(n_steps, "n_steps")
+    step_size = require_positive(step_size, "step_size")
+    require_int(n_steps, "n_steps")
     if score is None:
 
         def score(x: torch.Tensor) -> torch.Tensor:
@@ -202,7 +202,7 @@ def mala(
     def log_proposal(to: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
         return -((to - mean) ** 2).sum(dim=1) / (2 * step_size)
 
-    energy_x = check_energy_values(energy(x), x, name="energy").detach()
+    energy_x = require_energy_values(energy(x), x, name="energy").detach()
     drift_x = x + 0.5 * step_size * score(x)
     recorder, check_finite = Recorder(x, record_every), DivergenceCheck(x)
     accepted = 0
@@ -284,9 +284,9 @@ def annealed_langevin(
     0.8
     """
     score, x = checked_score(score, ("x", "sigma")), start_chains(x0, generator)
-    sigmas = check_sigmas(sigmas)
+    sigmas = require_sigmas(sigmas)
     steps = annealed_step_sizes(sigmas, step_size).tolist()
-    check_int(n_steps_each, "n_steps_each")
+    require_int(n_steps_each, "n_steps_each")
     recorder, check_finite = Recorder(x, record_every), DivergenceCheck(x, LEVEL_STEP)
     step = 0
     for sigma, alpha in zip(sigmas, steps):
@@ -337,7 +337,7 @@ def reverse_diffusion(
     0.8
     """
     score, x = checked_score(score, ("x", "sigma")), start_chains(x0, generator)
-    sigmas = check_sigmas(sigmas)
+    sigmas = require_sigmas(sigmas)
     recorder, check_finite = Recorder(x, record_every), DivergenceCheck(x, FEWER_LEVELS)
     for i in range(len(sigmas) - 1):
         variance = (sigmas[i] ** 2 - sigmas[i + 1] ** 2).item()
@@ -381,7 +381,7 @@ def probability_flow(
     0.8
     """
     score, x = checked_score(score, ("x", "sigma")), start_chains(x0, None)
-    sigmas = check_sigmas(sigmas)
+    sigmas = require_sigmas(sigmas)
 
     def slope(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:  # dx/dsigma
         return -sigma * score(x, sigma_batch(x, sigma))

@@ -17,14 +17,14 @@ from collections.abc import Callable
 import torch
 
 from ._validation import (
-    check_callable,
-    check_depends_on_input,
-    check_energy_values,
-    check_generator,
-    check_int,
-    check_points,
-    check_positive,
-    check_vector_field,
+    require_callable,
+    require_depends_on_input,
+    require_energy_values,
+    require_generator,
+    require_int,
+    require_points,
+    require_positive,
+    require_vector_field,
 )
 
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
@@ -67,9 +67,9 @@ def score_from_energy(
     >>> score_from_energy(lambda x: 0.5 * (x**2).sum(dim=1), x)
     tensor([[-1.,  2.]])
     """
-    check_callable(energy, "energy")
-    check_points(x)
-    temperature = check_positive(temperature, "temperature")
+    require_callable(energy, "energy")
+    require_points(x)
+    temperature = require_positive(temperature, "temperature")
     return _score_by_autograd(energy, x, create_graph, check=True) / temperature
 
 
@@ -81,13 +81,13 @@ def _score_by_autograd(
         x_ = x.detach().requires_grad_(True)
         values = energy(x_)
         if check:
-            check_energy_values(values, x)
-        check_depends_on_input(values, "energy")
+            require_energy_values(values, x)
+        require_depends_on_input(values, "energy")
         (grad,) = torch.autograd.grad(
             values.sum(), x_, create_graph=create_graph, allow_unused=True
         )
     if grad is None:  # the graph of the energies does not reach x
-        check_depends_on_input(values.detach(), "energy")
+        require_depends_on_input(values.detach(), "energy")
     return -grad
 
 
@@ -98,10 +98,10 @@ def _vector_field(
 
     Call it with gradients enabled: the traces below differentiate ``fn(x)`` with respect to ``x``.
     """
-    check_callable(fn, "fn")
+    require_callable(fn, "fn")
     x_ = x if x.requires_grad else x.detach().requires_grad_(True)
-    values = check_vector_field(fn(x_), x, name="fn")
-    return x_, check_depends_on_input(values, "fn")
+    values = require_vector_field(fn(x_), x, name="fn")
+    return x_, require_depends_on_input(values, "fn")
 
 
 def _exact_trace(values: torch.Tensor, x: torch.Tensor, create_graph: bool) -> torch.Tensor:
@@ -146,7 +146,7 @@ def jacobian_trace(
     >>> jacobian_trace(lambda x: x @ A.T, torch.randn(4, 2))
     tensor([-1., -1., -1., -1.])
     """
-    check_points(x)
+    require_points(x)
     with torch.enable_grad():
         x_, values = _vector_field(fn, x)
         return _exact_trace(values, x_, create_graph)
@@ -178,9 +178,9 @@ def hutchinson_trace(
     >>> round(estimate.mean().item(), 1)  # unbiased: the average approaches tr A = -1
     -1.0
     """
-    check_points(x)
-    check_int(n_probes, "n_probes")
-    check_generator(generator, "cpu")
+    require_points(x)
+    require_int(n_probes, "n_probes")
+    require_generator(generator, "cpu")
     with torch.enable_grad():
         x_, values = _vector_field(fn, x)
         estimate = torch.zeros(x.shape[0], dtype=values.dtype, device=x.device)

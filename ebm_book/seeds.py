@@ -25,7 +25,7 @@ import os
 
 import torch
 
-from ._validation import check_int
+from ._validation import require_int
 
 __all__ = ["SEED_SHIFT_VARIABLE", "generator", "manual_seed", "seed", "seed_shift"]
 
@@ -65,7 +65,7 @@ def seed(n: int) -> int:
     >>> seed(0), seed(42)
     (0, 42)
     """
-    if check_int(n, "n", minimum=0) >= SHIFT_STRIDE:
+    if require_int(n, "n", minimum=0) >= SHIFT_STRIDE:
         raise ValueError(f"n must be an integer seed in [0, {SHIFT_STRIDE}); got {n!r}.")
     return n + SHIFT_STRIDE * seed_shift()
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 
 from . import nets
-from ._validation import check_callable, check_int, check_points, check_positive
+from ._validation import require_callable, require_int, require_points, require_positive
 
 __all__ = ["train"]
 
@@ -77,12 +77,12 @@ def train(
     >>> ema(data).shape
     torch.Size([512, 2])
     """
-    _check_model(model, data, averaged_model)
-    check_callable(loss_fn, "loss_fn", ("model", "batch", "generator"))
-    check_int(n_steps, "n_steps")
-    check_int(batch_size, "batch_size")
-    lr = check_positive(lr, "lr")
-    generator = torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
+    _require_model(model, data, averaged_model)
+    require_callable(loss_fn, "loss_fn", ("model", "batch", "generator"))
+    require_int(n_steps, "n_steps")
+    require_int(batch_size, "batch_size")
+    lr = require_positive(lr, "lr")
+    generator = torch.Generator().manual_seed(require_int(seed, "seed", minimum=0))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = []
     model.train()
@@ -97,7 +97,7 @@ def train(
         index = torch.randint(data.shape[0], (batch_size,), generator=generator).to(data.device)
         loss = loss_fn(model, data[index], generator)
         if not history:  # the first loss: a differentiable scalar?
-            _check_loss(loss)
+            _require_loss(loss)
         value = loss.item()
         if not math.isfinite(value):
             raise FloatingPointError(_non_finite_loss(value, len(history) + 1, lr))
@@ -111,7 +111,7 @@ def train(
     return history
 
 
-def _check_model(model: object, data: torch.Tensor, averaged_model: object) -> None:
+def _require_model(model: object, data: torch.Tensor, averaged_model: object) -> None:
     """A module with parameters, on the device of the (finite) data."""
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
@@ -119,7 +119,7 @@ def _check_model(model: object, data: torch.Tensor, averaged_model: object) -> N
     if not parameters:
         raise ValueError(f"model has no parameters to train: {type(model).__name__}.")
     book_net = isinstance(model, (nets.ScoreMLP, nets.EnergyMLP, nets.NoiseConditionalScoreMLP))
-    check_points(data, dim=model.dim if book_net else None, name="data")
+    require_points(data, dim=model.dim if book_net else None, name="data")
     if parameters[0].device != data.device:
         raise ValueError(
             f"data is on {data.device} but the model is on {parameters[0].device}: "
@@ -134,7 +134,7 @@ def _check_model(model: object, data: torch.Tensor, averaged_model: object) -> N
         )
 
 
-def _check_loss(loss: object) -> None:
+def _require_loss(loss: object) -> None:
     """The first loss must be one number that depends on the model's parameters."""
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
         got = (

@@ -32,7 +32,7 @@ from ebm_book import (
     seeds,
     training,
 )
-from ebm_book._validation import check_vector_field
+from ebm_book._validation import require_vector_field
 from ebm_book.sampling import DivergenceError
 
 NAN, INF = float("nan"), float("inf")
@@ -158,7 +158,7 @@ BAD_CALLS = [
     case(lambda: noise.max_pairwise_distance(X, max_points=0), ValueError, r"max_points must be an integer >= 2; got 0", "noise: spread of no points"),
     case(lambda: noise.geometric_sigmas(1.0, 0.1, 1), ValueError, r"n_levels must be an integer >= 2; got 1", "noise: one level"),
     case(lambda: noise.geometric_sigmas(0.1, 1.0, 5), ValueError, r"sigma_max must be larger than sigma_min; got sigma_max=0.1, sigma_min=1", "noise: levels upside down"),
-    case(lambda: noise.check_sigmas([1.0, NAN]), ValueError, r"sigmas must be positive and finite; got \[1.0, nan\]", "noise: NaN level"),
+    case(lambda: noise.annealed_step_sizes([1.0, NAN], 0.1), ValueError, r"sigmas must be positive and finite; got \[1.0, nan\]", "noise: NaN level"),
     case(lambda: noise.ncsnv2_step_size([1.0], 10), ValueError, r"sigmas needs at least 2 levels to have a ratio; got \[1.0\]", "noise: one level to NCSNv2"),
     # --- training -------------------------------------------------------------------------
     case(lambda: training.train(nets.ScoreMLP(2), square_loss, X_NAN, 5, progress=False), ValueError, r"data contains NaN or inf in 1 of its 4 rows", "training: NaN training data"),
@@ -269,9 +269,9 @@ def test_the_score_s_output_is_checked_at_the_first_step_only(monkeypatch):
 
     def counting_check(values, x, name):
         calls.append(name)
-        return check_vector_field(values, x, name)
+        return require_vector_field(values, x, name)
 
-    monkeypatch.setattr(_chains, "check_vector_field", counting_check)
+    monkeypatch.setattr(_chains, "require_vector_field", counting_check)
     sampling.langevin(lambda x: -x, X, 0.1, 25, generator=seeded())
     assert calls == ["score"]
 

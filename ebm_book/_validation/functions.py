@@ -11,12 +11,12 @@ import torch
 from .points import _first_bad_point, all_finite
 
 
-def check_callable(fn: object, name: str, args: tuple[str, ...] = ("x",)) -> Callable:
+def require_callable(fn: object, name: str, args: tuple[str, ...] = ("x",)) -> Callable:
     """Check that ``fn`` can be called as ``name(*args)``, e.g. ``score(x, sigma)``.
 
     Examples
     --------
-    >>> check_callable(lambda x: -x, "score", ("x", "sigma"))
+    >>> require_callable(lambda x: -x, "score", ("x", "sigma"))
     Traceback (most recent call last):
     ...
     TypeError: score is called as score(x, sigma), but the function passed takes (x).
@@ -41,7 +41,7 @@ def check_callable(fn: object, name: str, args: tuple[str, ...] = ("x",)) -> Cal
 def call_checked(fn: Callable, name: str, args: tuple[str, ...], *values: object) -> object:
     """``fn(*values)``; if ``fn`` cannot take these arguments, a ``TypeError`` that says so.
 
-    For calls inside a training loop: unlike `check_callable`, costs nothing when it works.
+    For calls inside a training loop: unlike `require_callable`, costs nothing when it works.
 
     Examples
     --------
@@ -53,11 +53,11 @@ def call_checked(fn: Callable, name: str, args: tuple[str, ...], *values: object
     try:
         return fn(*values)
     except TypeError:
-        check_callable(fn, name, args)  # raises the clearer error if the signature is the cause
+        require_callable(fn, name, args)  # raises the clearer error if the signature is the cause
         raise
 
 
-def check_first_call(fn: Callable, check: Callable[..., object]) -> Callable:
+def require_first_call(fn: Callable, check: Callable[..., object]) -> Callable:
     """``fn``, with ``check(output, *arguments)`` run on the output of its first call only.
 
     Samplers call a score thousands of times: checking its output once is enough to catch
@@ -65,7 +65,7 @@ def check_first_call(fn: Callable, check: Callable[..., object]) -> Callable:
 
     Examples
     --------
-    >>> score = check_first_call(lambda x: x[:, :1], lambda out, x: check_vector_field(out, x))
+    >>> score = require_first_call(lambda x: x[:, :1], lambda out, x: require_vector_field(out, x))
     >>> score(torch.zeros(3, 2))
     Traceback (most recent call last):
     ...
@@ -84,7 +84,7 @@ def check_first_call(fn: Callable, check: Callable[..., object]) -> Callable:
     return call
 
 
-def _check_tensor_output(values: object, name: str, expected: str) -> torch.Tensor:
+def _require_tensor_output(values: object, name: str, expected: str) -> torch.Tensor:
     if not isinstance(values, torch.Tensor):
         raise TypeError(
             f"{name} must return a torch.Tensor {expected}; got {type(values).__name__}."
@@ -94,7 +94,7 @@ def _check_tensor_output(values: object, name: str, expected: str) -> torch.Tens
     return values
 
 
-def check_energy_values(
+def require_energy_values(
     values: object, points: torch.Tensor, name: str = "energy", finite: bool = False
 ) -> torch.Tensor:
     """Check that a function of ``points`` returned one real number per point, and no NaN.
@@ -104,15 +104,15 @@ def check_energy_values(
     Examples
     --------
     >>> x = torch.zeros(4, 2)
-    >>> check_energy_values(torch.zeros(4), x).shape
+    >>> require_energy_values(torch.zeros(4), x).shape
     torch.Size([4])
-    >>> check_energy_values(torch.zeros(4, 1), x)
+    >>> require_energy_values(torch.zeros(4, 1), x)
     Traceback (most recent call last):
     ...
     ValueError: energy must return a tensor of shape (4,), one value per point; got shape (4, 1).
     """
     n = points.shape[0]
-    values = _check_tensor_output(values, name, f"of shape ({n},)")
+    values = _require_tensor_output(values, name, f"of shape ({n},)")
     if values.shape != (n,):
         raise ValueError(
             f"{name} must return a tensor of shape ({n},), one value per point; "
@@ -128,7 +128,7 @@ def check_energy_values(
     return values
 
 
-def check_vector_field(
+def require_vector_field(
     values: object, points: torch.Tensor, name: str = "score", finite: bool = True
 ) -> torch.Tensor:
     """Check that a vector field (a score) of ``points`` kept their shape, and is finite.
@@ -136,15 +136,15 @@ def check_vector_field(
     Examples
     --------
     >>> x = torch.zeros(4, 2)
-    >>> check_vector_field(-x, x).shape
+    >>> require_vector_field(-x, x).shape
     torch.Size([4, 2])
-    >>> check_vector_field(x / 0.0, x)
+    >>> require_vector_field(x / 0.0, x)
     Traceback (most recent call last):
     ...
     ValueError: score returned NaN or inf at 4 of the 4 points (the first is x = [0.0, 0.0]).
     """
     shape = tuple(points.shape)
-    values = _check_tensor_output(values, name, f"of shape {shape}")
+    values = _require_tensor_output(values, name, f"of shape {shape}")
     if values.shape != points.shape:
         raise ValueError(
             f"{name} must map x of shape {shape} to the same shape (one vector per point); "
@@ -156,12 +156,12 @@ def check_vector_field(
     return values
 
 
-def check_depends_on_input(values: torch.Tensor, name: str) -> torch.Tensor:
+def require_depends_on_input(values: torch.Tensor, name: str) -> torch.Tensor:
     """Check that ``values`` carry a gradient back to the input, as autograd needs.
 
     Examples
     --------
-    >>> check_depends_on_input(torch.zeros(3), "energy")
+    >>> require_depends_on_input(torch.zeros(3), "energy")
     Traceback (most recent call last):
     ...
     ValueError: energy does not depend on x (its output carries no gradient): compute it from x with torch operations, without .detach(), .item(), NumPy or torch.no_grad().

@@ -28,12 +28,12 @@ def as_float_tensor(value: object, name: str) -> torch.Tensor:
     return tensor
 
 
-def check_covariances(covs: torch.Tensor, name: str = "cov") -> torch.Tensor:
+def require_covariances(covs: torch.Tensor, name: str = "cov") -> torch.Tensor:
     """Check that every matrix in ``covs`` (shape ``(d, d)`` or ``(K, d, d)``) is symmetric positive definite.
 
     Examples
     --------
-    >>> check_covariances(torch.tensor([[1.0, 2.0], [2.0, 1.0]]))
+    >>> require_covariances(torch.tensor([[1.0, 2.0], [2.0, 1.0]]))
     Traceback (most recent call last):
     ...
     ValueError: cov must be positive definite (all eigenvalues > 0); its eigenvalues are [-1.0, 3.0].
@@ -83,7 +83,7 @@ def mixture_covariances(covs: object, n_components: int, dim: int) -> torch.Tens
         raise ValueError(
             f"covs must have shape ({n_components}, {dim}, {dim}); got {tuple(covs.shape)}."
         )
-    return check_covariances(covs, "covs")
+    return require_covariances(covs, "covs")
 
 
 def mixture_weights(weights: object, n_components: int) -> torch.Tensor:

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from .scalars import check_real
+from .scalars import require_real
 
 
 def all_finite(values: torch.Tensor) -> bool:
@@ -45,7 +45,7 @@ def _first_bad_point(x: torch.Tensor, bad: torch.Tensor) -> str:
     return f"{len(rows)} of the {x.shape[0]} points (the first is x = {_short(x[rows[0]])})"
 
 
-def check_points(x: object, dim: int | None = None, name: str = "x") -> torch.Tensor:
+def require_points(x: object, dim: int | None = None, name: str = "x") -> torch.Tensor:
     """Check that ``x`` is a batch of points: a finite floating-point tensor of shape ``(N, d)``.
 
     Parameters
@@ -64,13 +64,13 @@ def check_points(x: object, dim: int | None = None, name: str = "x") -> torch.Te
 
     Examples
     --------
-    >>> check_points(torch.zeros(5, 2), dim=2).shape
+    >>> require_points(torch.zeros(5, 2), dim=2).shape
     torch.Size([5, 2])
-    >>> check_points(torch.zeros(5), dim=2)
+    >>> require_points(torch.zeros(5), dim=2)
     Traceback (most recent call last):
     ...
     ValueError: x must have shape (N, 2), a batch of N points in 2 dimensions; got shape (5,). For a single point use x.reshape(1, -1).
-    >>> check_points(torch.tensor([[0.0, 1.0], [float("nan"), 1.0]]), name="x0")
+    >>> require_points(torch.tensor([[0.0, 1.0], [float("nan"), 1.0]]), name="x0")
     Traceback (most recent call last):
     ...
     ValueError: x0 contains NaN or inf in 1 of its 2 rows (the first is row 1: [nan, 1.0]); it must be finite.
@@ -102,7 +102,7 @@ def check_points(x: object, dim: int | None = None, name: str = "x") -> torch.Te
     return x
 
 
-def check_noise_levels(
+def require_noise_levels(
     sigma: object,
     points: torch.Tensor,
     name: str = "sigma",
@@ -115,9 +115,9 @@ def check_noise_levels(
 
     Examples
     --------
-    >>> check_noise_levels(0.5, torch.zeros(3, 2))
+    >>> require_noise_levels(0.5, torch.zeros(3, 2))
     tensor([0.5000, 0.5000, 0.5000])
-    >>> check_noise_levels(torch.tensor([0.5, 0.0, 1.0]), torch.zeros(3, 2))
+    >>> require_noise_levels(torch.tensor([0.5, 0.0, 1.0]), torch.zeros(3, 2))
     Traceback (most recent call last):
     ...
     ValueError: sigma must be a positive, finite noise level (one, or one per point); got 1 value that is not: [0.0] at index [1].
@@ -149,14 +149,14 @@ def check_noise_levels(
     )
 
 
-def check_sigmas(sigmas: object, name: str = "sigmas") -> torch.Tensor:
+def require_sigmas(sigmas: object, name: str = "sigmas") -> torch.Tensor:
     """Check a noise schedule: positive, strictly decreasing levels (a tensor, list or tuple).
 
     Examples
     --------
-    >>> check_sigmas([1.0, 0.5, 0.1])
+    >>> require_sigmas([1.0, 0.5, 0.1])
     tensor([1.0000, 0.5000, 0.1000])
-    >>> check_sigmas(torch.tensor([0.1, 0.5]))
+    >>> require_sigmas(torch.tensor([0.1, 0.5]))
     Traceback (most recent call last):
     ...
     ValueError: sigmas must be strictly decreasing (largest noise first); got [0.1, 0.5].
@@ -178,14 +178,14 @@ def check_sigmas(sigmas: object, name: str = "sigmas") -> torch.Tensor:
     return sigmas
 
 
-def check_bounds(bounds: object, name: str = "bounds") -> list[tuple[float, float]]:
+def require_bounds(bounds: object, name: str = "bounds") -> list[tuple[float, float]]:
     """Check a box ``[(low_1, high_1), ..., (low_d, high_d)]`` with ``low_i < high_i``.
 
     Examples
     --------
-    >>> check_bounds([(-1, 1), (0, 2)])
+    >>> require_bounds([(-1, 1), (0, 2)])
     [(-1.0, 1.0), (0.0, 2.0)]
-    >>> check_bounds([(1, -1)])
+    >>> require_bounds([(1, -1)])
     Traceback (most recent call last):
     ...
     ValueError: bounds[0] must be an interval (low, high) with low < high; got (1, -1).
@@ -202,7 +202,7 @@ def check_bounds(bounds: object, name: str = "bounds") -> list[tuple[float, floa
     for i, interval in enumerate(intervals):
         if len(interval) != 2:
             raise ValueError(f"{name}[{i}] must be a pair (low, high); got {interval!r}.")
-        low, high = (check_real(v, f"{name}[{i}]") for v in interval)
+        low, high = (require_real(v, f"{name}[{i}]") for v in interval)
         if not low < high:
             raise ValueError(
                 f"{name}[{i}] must be an interval (low, high) with low < high; got {interval!r}."

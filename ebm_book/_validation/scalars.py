@@ -23,14 +23,14 @@ def _number(value: object, name: str, expected: str) -> float:
         raise TypeError(f"{name} must be {expected}; got {value!r}.") from None
 
 
-def check_real(value: object, name: str) -> float:
+def require_real(value: object, name: str) -> float:
     """Check that ``value`` is a finite real number and return it as a float.
 
     Examples
     --------
-    >>> check_real(-2, "tilt")
+    >>> require_real(-2, "tilt")
     -2.0
-    >>> check_real(float("nan"), "tilt")
+    >>> require_real(float("nan"), "tilt")
     Traceback (most recent call last):
     ...
     ValueError: tilt must be a finite number; got nan.
@@ -41,14 +41,14 @@ def check_real(value: object, name: str) -> float:
     return number
 
 
-def check_in_interval(value: object, name: str, low: float, high: float = math.inf) -> float:
+def require_in_interval(value: object, name: str, low: float, high: float = math.inf) -> float:
     """Check that ``value`` is a real number in the open interval ``(low, high)``.
 
     Examples
     --------
-    >>> check_in_interval(0.5, "target", 0, 1)
+    >>> require_in_interval(0.5, "target", 0, 1)
     0.5
-    >>> check_in_interval(1.5, "target", 0, 1)
+    >>> require_in_interval(1.5, "target", 0, 1)
     Traceback (most recent call last):
     ...
     ValueError: target must be a number in (0, 1); got 1.5.
@@ -63,29 +63,29 @@ def check_in_interval(value: object, name: str, low: float, high: float = math.i
     return number
 
 
-def check_positive(value: object, name: str) -> float:
+def require_positive(value: object, name: str) -> float:
     """Check that ``value`` is a finite, strictly positive real number and return it as a float.
 
     Examples
     --------
-    >>> check_positive(1, "step_size")  # an int is a number too
+    >>> require_positive(1, "step_size")  # an int is a number too
     1.0
-    >>> check_positive(0.0, "temperature")
+    >>> require_positive(0.0, "temperature")
     Traceback (most recent call last):
     ...
     ValueError: temperature must be a positive number; got 0.0.
     """
-    return check_in_interval(value, name, 0)
+    return require_in_interval(value, name, 0)
 
 
-def check_non_negative(value: object, name: str) -> float:
+def require_non_negative(value: object, name: str) -> float:
     """Check that ``value`` is a finite real number ``>= 0`` and return it as a float.
 
     Examples
     --------
-    >>> check_non_negative(0, "noise")
+    >>> require_non_negative(0, "noise")
     0.0
-    >>> check_non_negative(-0.1, "noise")
+    >>> require_non_negative(-0.1, "noise")
     Traceback (most recent call last):
     ...
     ValueError: noise must be a non-negative number; got -0.1.
@@ -96,18 +96,18 @@ def check_non_negative(value: object, name: str) -> float:
     return number
 
 
-def check_int(value: object, name: str, minimum: int = 1) -> int:
+def require_int(value: object, name: str, minimum: int = 1) -> int:
     """Check that ``value`` is an integer ``>= minimum`` (``bool`` and floats excluded).
 
     Examples
     --------
-    >>> check_int(3, "n_samples")
+    >>> require_int(3, "n_samples")
     3
-    >>> check_int(0, "n_samples")
+    >>> require_int(0, "n_samples")
     Traceback (most recent call last):
     ...
     ValueError: n_samples must be a positive integer; got 0.
-    >>> check_int(1e4, "n_steps")
+    >>> require_int(1e4, "n_steps")
     Traceback (most recent call last):
     ...
     TypeError: n_steps must be an integer; got the float 10000.0 (write 10000).
@@ -127,16 +127,16 @@ def check_int(value: object, name: str, minimum: int = 1) -> int:
     return number
 
 
-def check_generator(
+def require_generator(
     generator: object, device: torch.device | str | None = None, name: str = "generator"
 ) -> torch.Generator | None:
     """Check that ``generator`` is ``None`` or a ``torch.Generator`` on ``device``.
 
     Examples
     --------
-    >>> check_generator(None) is None
+    >>> require_generator(None) is None
     True
-    >>> check_generator(0)
+    >>> require_generator(0)
     Traceback (most recent call last):
     ...
     TypeError: generator must be a torch.Generator or None; got the int 0. For a seeded one use ebm_book.seeds.generator(0) (or torch.Generator().manual_seed(0)).
