@@ -12,13 +12,14 @@ Jupyter, Colab and the book's site render in place of a code cell's output.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 from . import plotting
+from ._types import EnergyFn
 from ._validation import (
     require_bounds,
     require_callable,
@@ -93,7 +94,7 @@ def show_table(headers: Sequence[str], rows: Sequence[Sequence[object]]):
 
 def animate_samples(
     trajectory: torch.Tensor,
-    background: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    background: EnergyFn | None = None,
     xlim: tuple[float, float] = (-3.0, 3.0),
     ylim: tuple[float, float] = (-3.0, 3.0),
     titles: Sequence[str] | None = None,

@@ -17,10 +17,9 @@ NaN makes the loss NaN, which `ebm_book.training.train` reports with the step.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
+from ._types import NoiseConditionalScore, ScoreFn
 from ._validation import (
     call_checked,
     require_callable,
@@ -41,8 +40,6 @@ __all__ = [
     "multi_noise_denoising_score_matching",
     "sliced_score_matching",
 ]
-
-ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _scores(model: ScoreFn, x: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
@@ -180,7 +177,7 @@ def denoising_score_matching(
 
 
 def multi_noise_denoising_score_matching(
-    model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    model: NoiseConditionalScore,
     x: torch.Tensor,
     sigmas: torch.Tensor,
     generator: torch.Generator | None = None,

@@ -13,10 +13,9 @@ distribution: compare a model's value with the value for a fresh sample of the t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
+from ._types import ScoreFn
 from ._validation import (
     require_callable,
     require_generator,
@@ -182,8 +181,8 @@ def mode_weights(
 
 
 def fisher_divergence(
-    score_a: Callable[[torch.Tensor], torch.Tensor],
-    score_b: Callable[[torch.Tensor], torch.Tensor],
+    score_a: ScoreFn,
+    score_b: ScoreFn,
     x: torch.Tensor,
 ) -> float:
     r"""The mean squared difference of two score fields over the points ``x``.

@@ -16,12 +16,13 @@ space (``logsumexp``) so that huge or tiny $Z$ do not overflow.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import torch
 
+from ._types import EnergyFn
 from ._validation import (
     require_bounds,
     require_callable,
@@ -33,8 +34,6 @@ from ._validation import (
     require_real,
 )
 from .energies import Energy
-
-EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 
 __all__ = [
     "PartitionEstimate",

@@ -12,7 +12,7 @@ Energies may be any callable from ``(N, d)`` tensors to ``(N,)`` tensors.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -26,6 +26,7 @@ from ._style import (  # the house style lives in its own module; it is part of 
     OKABE_ITO,
     use_book_style,
 )
+from ._types import EnergyFn, ScoreFn
 from ._validation import (
     require_bounds,
     require_callable,
@@ -50,8 +51,6 @@ __all__ = [
     "plot_surface_3d",
     "use_book_style",
 ]
-
-EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _axes(ax: plt.Axes | None, projection: str | None = None) -> plt.Axes:
@@ -331,7 +330,7 @@ def plot_samples(
 
 
 def plot_score_field(
-    score: Callable[[torch.Tensor], torch.Tensor],
+    score: ScoreFn,
     xlim: tuple[float, float] = (-3.0, 3.0),
     ylim: tuple[float, float] = (-3.0, 3.0),
     ax: plt.Axes | None = None,

@@ -21,7 +21,6 @@ once, at the first step (its shape, and that it is finite at the start points).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -38,6 +37,7 @@ from ._chains import (
     start_chains,
     tweedie_denoised,
 )
+from ._types import EnergyFn, NoiseConditionalScore, ScoreFn
 from ._validation import (
     require_callable,
     require_energy_values,
@@ -57,9 +57,6 @@ __all__ = [
     "probability_flow",
     "reverse_diffusion",
 ]
-
-ScoreFn = Callable[[torch.Tensor], torch.Tensor]
-EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -222,9 +219,6 @@ def mala(
         recorder.step(step, x)
     rate = accepted / (n_steps * x.shape[0])
     return SamplingResult(x.detach(), recorder.trajectory(), acceptance_rate=rate)
-
-
-NoiseConditionalScore = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def annealed_langevin(

@@ -12,10 +12,9 @@ This is why score-based methods never need $Z$.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
+from ._types import EnergyFn, ScoreFn
 from ._validation import (
     require_callable,
     require_depends_on_input,
@@ -26,8 +25,6 @@ from ._validation import (
     require_positive,
     require_vector_field,
 )
-
-EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 def score_from_energy(
@@ -91,9 +88,7 @@ def _score_by_autograd(
     return -grad
 
 
-def _vector_field(
-    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _vector_field(fn: ScoreFn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``x`` as an input that autograd tracks, and ``fn(x)``, checked to be a vector field of ``x``.
 
     Call it with gradients enabled: the traces below differentiate ``fn(x)`` with respect to ``x``.
@@ -115,9 +110,7 @@ def _exact_trace(values: torch.Tensor, x: torch.Tensor, create_graph: bool) -> t
     return trace
 
 
-def jacobian_trace(
-    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, create_graph: bool = False
-) -> torch.Tensor:
+def jacobian_trace(fn: ScoreFn, x: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
     r"""Exact trace of the Jacobian, $\operatorname{tr} \nabla_x f(x) = \sum_i \partial f_i / \partial x_i$.
 
     For a vector field $f: \mathbb{R}^d \to \mathbb{R}^d$ applied row-wise to a batch. It
@@ -153,7 +146,7 @@ def jacobian_trace(
 
 
 def hutchinson_trace(
-    fn: Callable[[torch.Tensor], torch.Tensor],
+    fn: ScoreFn,
     x: torch.Tensor,
     n_probes: int = 1,
     generator: torch.Generator | None = None,

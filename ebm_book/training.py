@@ -7,16 +7,14 @@ shape ``(N, d)`` and any loss of the form ``loss_fn(model, batch, generator)``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 
 from . import nets
+from ._types import LossFn
 from ._validation import require_callable, require_int, require_points, require_positive
 
 __all__ = ["train"]
-
-LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Generator], torch.Tensor]
 
 
 def train(

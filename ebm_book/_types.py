@@ -1,0 +1,23 @@
+r"""The callable types the whole package is written against.
+
+* `EnergyFn`: an energy $E$, mapping a batch ``(N, d)`` to ``(N,)``;
+* `ScoreFn`: a score $s(x) = \nabla_x \log p(x)$, or any vector field, ``(N, d)`` to ``(N, d)``;
+* `NoiseConditionalScore`: a noise-conditional score $s(x, \sigma)$, mapping points
+  ``(N, d)`` and noise levels ``(N,)`` to ``(N, d)``;
+* `LossFn`: a training loss ``loss_fn(model, batch, generator)`` returning a scalar.
+
+Plain functions, ``torch.nn.Module`` instances and the book's energy classes all fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+__all__ = ["EnergyFn", "LossFn", "NoiseConditionalScore", "ScoreFn"]
+
+EnergyFn = Callable[[torch.Tensor], torch.Tensor]
+ScoreFn = Callable[[torch.Tensor], torch.Tensor]
+NoiseConditionalScore = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Generator], torch.Tensor]
