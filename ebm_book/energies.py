@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
 
 import torch
 
@@ -539,7 +540,7 @@ class Ring(Energy):
     def log_partition(self, temperature: float = 1.0) -> float:
         w = self.width * math.sqrt(require_positive(temperature, "temperature"))
         r = self.radius
-        normal_cdf = 0.5 * (1 + math.erf(r / (w * math.sqrt(2))))
+        normal_cdf = NormalDist().cdf(r / w)  # Phi
         radial = w**2 * math.exp(-(r**2) / (2 * w**2)) + math.sqrt(2 * math.pi) * r * w * normal_cdf
         return math.log(2 * math.pi * radial)
 

@@ -21,6 +21,7 @@ uses with it, following the five techniques of NCSNv2 (Song & Ermon, 2020):
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import torch
 
@@ -104,10 +105,9 @@ def ncsnv2_ratio(dim: int, target: float = 0.5, max_ratio: float = 2.0) -> float
     target = require_in_interval(target, "target", 0, 1)
     max_ratio = require_in_interval(max_ratio, "max_ratio", 1)
 
-    def overlap(gamma: float) -> float:
-        def phi(t: float) -> float:
-            return 0.5 * (1 + math.erf(t / math.sqrt(2)))
+    phi = NormalDist().cdf  # the standard normal CDF
 
+    def overlap(gamma: float) -> float:
         centre = math.sqrt(2 * dim) * (gamma - 1)
         return phi(centre + 3 * gamma) - phi(centre - 3 * gamma)
 
