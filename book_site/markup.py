@@ -53,10 +53,6 @@ def notebook_of(page: BeautifulSoup) -> Tag | None:
     return page.find("div", class_=NOTEBOOK_CLASS)
 
 
-def has_class(tag: Tag, name: str) -> bool:
-    return name in (tag.get("class") or [])
-
-
 def code_cells(notebook: Tag) -> list[Tag]:
     """The code cells, in order: the inner of the plugin's two nested ``<div>``s, the one
     with the cell's ``id``. Each holds the cell's input (unless removed) and outputs."""
@@ -92,8 +88,8 @@ def highlighted_code_blocks(notebook: Tag) -> list[tuple[Tag, str | None]]:
             continue
         languages = [
             name.removeprefix(LANGUAGE_CLASS_PREFIX)
-            for name in wrapper.get("class", [])
-            if name.startswith(LANGUAGE_CLASS_PREFIX)
+            for name in wrapper.get_attribute_list("class")
+            if name and name.startswith(LANGUAGE_CLASS_PREFIX)
         ]
         blocks.append((pre, languages[0] if languages else None))
     return blocks

@@ -151,7 +151,7 @@ def cached_palette_png(png: bytes, cache_dir: Path) -> bytes:
 def compress_embedded_figures(page: BeautifulSoup, cache_dir: Path) -> None:
     """Re-encode every embedded PNG figure with a palette (when that makes it smaller)."""
     for image in page.find_all("img", src=True):
-        source = "".join(image["src"].split())
+        source = "".join(str(image["src"]).split())
         if not source.startswith(PNG_DATA_URI):
             continue
         png = cached_palette_png(base64.b64decode(source[len(PNG_DATA_URI) :]), cache_dir)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from bs4 import BeautifulSoup
 
-from .markup import SOLUTION_TAG, cells_tagged, notebook_of, parse
+from .markup import SOLUTION_TAG, cells_tagged, notebook_of
 
 
 def wrap_solutions(content: BeautifulSoup) -> int:
@@ -26,8 +26,10 @@ def wrap_solutions(content: BeautifulSoup) -> int:
     notebook = notebook_of(content) or content
     cells = cells_tagged(notebook, SOLUTION_TAG)
     for cell in cells:
-        details = parse('<details class="success"><summary>Solution</summary>\n</details>')
-        box = details.find("details")
+        box = content.new_tag("details", attrs={"class": "success"})
+        summary = content.new_tag("summary")
+        summary.string = "Solution"
+        box.extend([summary, "\n"])
         cell.wrap(box)
         cell.insert_after("\n")
     return len(cells)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import matplotlib as mpl
 import numpy as np
+from cycler import cycler
 
 #: The Okabe-Ito palette: eight colours distinguishable under common colour-vision deficiencies.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -36,7 +37,7 @@ BOOK_STYLE = {
     "axes.grid": True,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.prop_cycle": mpl.cycler(color=OKABE_ITO),
+    "axes.prop_cycle": cycler(color=OKABE_ITO),
     "grid.color": "#dddddd",
     "grid.linewidth": 0.6,
     "lines.linewidth": 2.0,
@@ -59,7 +60,7 @@ def use_book_style(high_dpi: bool = True) -> None:
     >>> mpl.rcParams["figure.facecolor"]
     'white'
     """
-    mpl.rcParams.update(BOOK_STYLE)
+    mpl.rcParams.update(BOOK_STYLE)  # type: ignore[arg-type]  # keys are rc names
     if high_dpi:
         try:  # Only inside IPython: ask the inline backend for retina (2x) PNGs.
             from matplotlib_inline.backend_inline import set_matplotlib_formats

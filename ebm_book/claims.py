@@ -58,7 +58,7 @@ def _truth(holds: object) -> bool:
     if n_values != 1:
         raise ValueError(
             f"holds must be one truth value; got {n_values} values (shape "
-            f"{tuple(holds.shape)}): combine them with .all() or .any()."
+            f"{tuple(getattr(holds, 'shape', ()))}): combine them with .all() or .any()."
         )
     return bool(holds)
 

@@ -210,7 +210,9 @@ DATASETS: dict[str, Callable[..., torch.Tensor]] = {
 }
 
 
-def make(name: str, n: int, generator: torch.Generator | None = None, **kwargs) -> torch.Tensor:
+def make(
+    name: str, n: int, generator: torch.Generator | None = None, **kwargs: object
+) -> torch.Tensor:
     """Build the data set called ``name`` (a key of `DATASETS`) with ``n`` points.
 
     Extra keyword arguments go to the data set's function.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -28,10 +29,13 @@ from ._validation import (
     require_positive,
 )
 
+if TYPE_CHECKING:  # IPython is there in notebooks; outside them, a stand-in with .data
+    from IPython.display import HTML, Markdown
+
 __all__ = ["animate_samples", "prose", "show_table"]
 
 
-def _markdown(text: str):
+def _markdown(text: str) -> Markdown:
     try:
         from IPython.display import Markdown
     except ImportError:  # outside Jupyter: a plain object with the same ``.data``
@@ -39,7 +43,7 @@ def _markdown(text: str):
     return Markdown(data=text)
 
 
-def prose(text: str):
+def prose(text: str) -> Markdown:
     """A paragraph of the book whose numbers are computed, rendered as Markdown.
 
     The chapters write run-dependent sentences with f-strings, so that a number in the
@@ -58,7 +62,7 @@ def prose(text: str):
     return _markdown(textwrap.dedent(text).strip())
 
 
-def show_table(headers: Sequence[str], rows: Sequence[Sequence[object]]):
+def show_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Markdown:
     """A small table of results, rendered as Markdown in notebooks and on the site.
 
     Returns an ``IPython.display.Markdown`` object, whose plain-text form is the
@@ -101,7 +105,7 @@ def animate_samples(
     frame_ms: int = 120,
     size_inches: float = 3.2,
     dpi: int = 100,
-):
+) -> HTML:
     """Animate 2-D samples over time as a small, looping animated WebP image.
 
     Each frame is drawn with matplotlib and the frames are packed by Pillow into one
@@ -160,7 +164,8 @@ def animate_samples(
         scatter.set_offsets(points[k])
         ax.set_title(titles[k] if titles is not None else f"frame {k}", fontsize=10)
         fig.canvas.draw()
-        frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[:, :, :3]))
+        rgba = np.asarray(fig.canvas.buffer_rgba())  # type: ignore[attr-defined]  # Agg canvas
+        frames.append(Image.fromarray(rgba[:, :, :3]))
     plt.close(fig)
     buffer = io.BytesIO()
     frames[0].save(

@@ -17,6 +17,8 @@ NaN makes the loss NaN, which `ebm_book.training.train` reports with the step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from ._types import NoiseConditionalScore, ScoreFn
@@ -42,7 +44,9 @@ __all__ = [
 ]
 
 
-def _scores(model: ScoreFn, x: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
+def _scores(
+    model: Callable[..., torch.Tensor], x: torch.Tensor, *args: torch.Tensor
+) -> torch.Tensor:
     """``model(x, *args)``, checked to be one vector per point (its NaN become the loss's)."""
     names = ("x", "sigma")[: 1 + len(args)]
     return require_vector_field(

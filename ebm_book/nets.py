@@ -50,7 +50,8 @@ def mlp(in_dim: int, out_dim: int, hidden: int = 128, depth: int = 3) -> nn.Sequ
 
 def _run(net: nn.Sequential, features: torch.Tensor) -> torch.Tensor:
     """``net(features)`` in the network's dtype, returned in the dtype of ``features``."""
-    dtype = net[0].weight.dtype
+    first: nn.Linear = net[0]  # type: ignore[assignment]
+    dtype = first.weight.dtype
     if features.dtype == dtype:  # the usual case: no copies
         return net(features)
     return net(features.to(dtype)).to(features.dtype)

@@ -13,6 +13,7 @@ Energies may be any callable from ``(N, d)`` tensors to ``(N,)`` tensors.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -109,7 +110,7 @@ def plot_energy_1d(
     xlim: tuple[float, float] = (-3.0, 3.0),
     ax: plt.Axes | None = None,
     n: int = 400,
-    **line_kwargs,
+    **line_kwargs: Any,
 ) -> plt.Axes:
     r"""Plot a 1-D energy $E(x)$ as a curve.
 
@@ -134,7 +135,7 @@ def plot_density_1d(
     ax: plt.Axes | None = None,
     n: int = 400,
     fill: bool = True,
-    **line_kwargs,
+    **line_kwargs: Any,
 ) -> plt.Axes:
     r"""Plot the Boltzmann density $e^{-E(x)/T}/Z$ of a 1-D energy.
 
@@ -294,7 +295,7 @@ def plot_surface_3d(
     X, Y, values = evaluate_on_grid(fn, xlim, ylim, n)
     if max_value is not None:
         values = np.minimum(values, require_real(max_value, "max_value"))
-    ax.plot_surface(X, Y, values, cmap=cmap, linewidth=0, antialiased=True, alpha=0.95)
+    ax.plot_surface(X, Y, values, cmap=cmap, linewidth=0, antialiased=True, alpha=0.95)  # type: ignore[attr-defined]
     ax.set(xlabel="$x_1$", ylabel="$x_2$", zlabel=zlabel)
     return ax
 
@@ -306,7 +307,7 @@ def plot_samples(
     alpha: float = 0.5,
     xlim: tuple[float, float] | None = None,
     ylim: tuple[float, float] | None = None,
-    **scatter_kwargs,
+    **scatter_kwargs: Any,
 ) -> plt.Axes:
     """Scatter plot of 2-D samples ``x`` of shape ``(N, 2)``, with equal axis scales.
 
@@ -364,7 +365,7 @@ def plot_score_field(
     ax = _axes(ax)
     if style == "arrows":
         unit = np.maximum(magnitude, 1e-12)
-        artist = ax.quiver(
+        artist: mpl.cm.ScalarMappable = ax.quiver(
             X.numpy(), Y.numpy(), U / unit, V / unit, magnitude, cmap=cmap,
             norm=mpl.colors.LogNorm(vmin=max(magnitude.min(), 1e-3), vmax=magnitude.max()),
             # arrows 0.8 grid cells long, in data units, so they never overlap

@@ -82,7 +82,7 @@ def train(
     lr = require_positive(lr, "lr")
     generator = torch.Generator().manual_seed(require_int(seed, "seed", minimum=0))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history = []
+    history: list[float] = []
     model.train()
     steps = range(n_steps)
     if progress:
@@ -117,7 +117,8 @@ def _require_model(model: object, data: torch.Tensor, averaged_model: object) ->
     if not parameters:
         raise ValueError(f"model has no parameters to train: {type(model).__name__}.")
     book_net = isinstance(model, (nets.ScoreMLP, nets.EnergyMLP, nets.NoiseConditionalScoreMLP))
-    require_points(data, dim=model.dim if book_net else None, name="data")
+    dim = int(model.dim) if book_net else None  # type: ignore[arg-type]
+    require_points(data, dim=dim, name="data")
     if parameters[0].device != data.device:
         raise ValueError(
             f"data is on {data.device} but the model is on {parameters[0].device}: "

@@ -24,6 +24,14 @@ def test_ruff(arguments):
     assert result.returncode == 0, f"ruff {' '.join(arguments)}:\n{result.stdout}{result.stderr}"
 
 
+def test_mypy():
+    """Type-checks ebm_book (every function typed) and book_site, as configured in pyproject.toml."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, f"mypy:\n{result.stdout}{result.stderr}"
+
+
 def tracked_text_files() -> list[Path]:
     listed = subprocess.run(
         ["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True

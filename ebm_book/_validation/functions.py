@@ -73,7 +73,7 @@ def require_first_call(fn: Callable, check: Callable[..., object]) -> Callable:
     """
     checked = False
 
-    def call(*arguments):
+    def call(*arguments: object) -> object:
         nonlocal checked
         output = fn(*arguments)
         if not checked:

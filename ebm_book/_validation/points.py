@@ -35,7 +35,7 @@ def _short(values: torch.Tensor) -> str:
 def _first_bad_row(x: torch.Tensor, bad: torch.Tensor) -> str:
     """``"2 of its 10 rows (the first is row 3: [nan, 1.0])"`` for a row mask ``bad``."""
     rows = bad.nonzero().flatten()
-    first = rows[0].item()
+    first = int(rows[0])
     return f"{len(rows)} of its {x.shape[0]} rows (the first is row {first}: {_short(x[first])})"
 
 
@@ -191,7 +191,7 @@ def require_bounds(bounds: object, name: str = "bounds") -> list[tuple[float, fl
     ValueError: bounds[0] must be an interval (low, high) with low < high; got (1, -1).
     """
     try:
-        intervals = [tuple(interval) for interval in bounds]  # type: ignore[union-attr]
+        intervals = [tuple(interval) for interval in bounds]  # type: ignore[attr-defined]
     except TypeError:
         raise TypeError(
             f"{name} must be a sequence of (low, high) pairs, one per dimension; got {bounds!r}."

@@ -119,7 +119,7 @@ def require_int(value: object, name: str, minimum: int = 1) -> int:
     if isinstance(value, float) and value.is_integer():
         raise TypeError(f"{name} must be an integer; got the float {value!r} (write {int(value)}).")
     try:
-        number = operator.index(value)  # ints, NumPy ints and integer 0-d tensors
+        number = operator.index(value)  # type: ignore[arg-type]  # ints, NumPy ints, 0-d int tensors
     except TypeError:
         raise TypeError(f"{name} must be {expected}; got {value!r}.") from None
     if isinstance(value, bool) or number < minimum:

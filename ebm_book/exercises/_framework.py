@@ -74,7 +74,7 @@ def checker(check: Callable[..., str]) -> Callable[..., CheckResult]:
     """
 
     @functools.wraps(check)
-    def run(*args, **kwargs) -> CheckResult:
+    def run(*args: object, **kwargs: object) -> CheckResult:
         if not args or not callable(args[0]):  # e.g. the function's result instead of the function
             got = type(args[0]).__name__ if args else "nothing"
             print(
@@ -107,9 +107,10 @@ def _real_tensor(result: object, what: str) -> torch.Tensor:
 
 
 def _as_tensor(result: object, what: str) -> torch.Tensor:
-    if torch.isnan(_real_tensor(result, what)).any():
+    tensor = _real_tensor(result, what)
+    if torch.isnan(tensor).any():
         raise CheckFailed(f"{what} returned NaN.")
-    return result
+    return tensor
 
 
 def diagnose(
