@@ -3,6 +3,8 @@
 One concept per module (see the book's API reference):
 
 - `energies`: energy functions and their Boltzmann distributions;
+- `mixtures`: Gaussian mixtures, with exact scores, samples and noisy versions;
+- `examples`: the book's example distributions, made in one place;
 - `partition`: estimators of the partition function;
 - `score`: the score function by autograd;
 - `sampling`: Langevin dynamics, MALA, annealed Langevin, reverse SDE and probability flow;
@@ -24,9 +26,11 @@ from . import (
     datasets,
     display,
     energies,
+    examples,
     exercises,
     losses,
     metrics,
+    mixtures,
     nets,
     noise,
     partition,
@@ -44,9 +48,11 @@ __all__ = [
     "datasets",
     "display",
     "energies",
+    "examples",
     "exercises",
     "losses",
     "metrics",
+    "mixtures",
     "nets",
     "noise",
     "partition",

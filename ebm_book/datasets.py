@@ -31,7 +31,7 @@ from ._validation import (
     require_non_negative,
     require_positive,
 )
-from .energies import GaussianMixture
+from .examples import grid_of_gaussians, ring_of_gaussians
 
 __all__ = [
     "DATASETS",
@@ -172,14 +172,14 @@ def gaussian_ring(
     std: float = 0.15,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Samples of `GaussianMixture.ring`.
+    """Samples of `examples.ring_of_gaussians`.
 
     Examples
     --------
     >>> gaussian_ring(100, generator=torch.Generator().manual_seed(0)).shape
     torch.Size([100, 2])
     """
-    return GaussianMixture.ring(n_modes, radius, std).sample(n, generator=generator)
+    return ring_of_gaussians(n_modes, radius, std).sample(n, generator=generator)
 
 
 def gaussian_grid(
@@ -189,14 +189,14 @@ def gaussian_grid(
     std: float = 0.15,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Samples of `GaussianMixture.grid`.
+    """Samples of `examples.grid_of_gaussians`.
 
     Examples
     --------
     >>> gaussian_grid(100, generator=torch.Generator().manual_seed(0)).shape
     torch.Size([100, 2])
     """
-    return GaussianMixture.grid(n_per_side, spacing, std).sample(n, generator=generator)
+    return grid_of_gaussians(n_per_side, spacing, std).sample(n, generator=generator)
 
 
 DATASETS: dict[str, Callable[..., torch.Tensor]] = {

@@ -24,7 +24,7 @@ from ._validation import (
     require_positive,
     require_vector_field,
 )
-from .energies import GaussianMixture
+from .mixtures import GaussianMixture
 
 __all__ = ["fisher_divergence", "mmd", "mode_weights", "sliced_wasserstein"]
 
@@ -170,7 +170,7 @@ def mode_weights(
     """
     if not isinstance(mixture, GaussianMixture):
         raise TypeError(
-            "mixture must be an ebm_book.energies.GaussianMixture, whose components define the "
+            "mixture must be an ebm_book.mixtures.GaussianMixture, whose components define the "
             f"modes; got {type(mixture).__name__}."
         )
     require_points(samples, dim=mixture.dim, name="samples")

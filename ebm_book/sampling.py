@@ -267,7 +267,7 @@ def annealed_langevin(
     --------
     Two far-apart modes with weights 0.2 / 0.8, and their exact noisy scores:
 
-    >>> from ebm_book.energies import GaussianMixture
+    >>> from ebm_book.mixtures import GaussianMixture
     >>> from ebm_book.noise import geometric_sigmas
     >>> mixture = GaussianMixture([[-5.0, -5.0], [5.0, 5.0]], weights=[0.2, 0.8])
     >>> g = torch.Generator().manual_seed(0)
@@ -320,7 +320,7 @@ def reverse_diffusion(
 
     Examples
     --------
-    >>> from ebm_book.energies import GaussianMixture
+    >>> from ebm_book.mixtures import GaussianMixture
     >>> from ebm_book.noise import geometric_sigmas
     >>> mixture = GaussianMixture([[-5.0, -5.0], [5.0, 5.0]], weights=[0.2, 0.8])
     >>> g = torch.Generator().manual_seed(0)
@@ -366,7 +366,7 @@ def probability_flow(
 
     Examples
     --------
-    >>> from ebm_book.energies import GaussianMixture
+    >>> from ebm_book.mixtures import GaussianMixture
     >>> from ebm_book.noise import geometric_sigmas
     >>> mixture = GaussianMixture([[-5.0, -5.0], [5.0, 5.0]], weights=[0.2, 0.8])
     >>> x0 = 20 * torch.randn(2000, 2, generator=torch.Generator().manual_seed(0))

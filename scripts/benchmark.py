@@ -104,10 +104,10 @@ def time_validation(repeats: int = 5) -> None:
     sys.path.insert(0, str(REPO_ROOT))  # time this checkout's package, not an installed one
     import torch
 
-    from ebm_book import energies, losses, nets, sampling, training
+    from ebm_book import examples, losses, nets, sampling, training
 
     torch.set_num_threads(1)  # as in the book's build; also steadier timings
-    mixture = energies.example_mixture()
+    mixture = examples.example_mixture()
     data = mixture.sample(5000, generator=torch.Generator().manual_seed(0))
 
     def run_langevin() -> None:

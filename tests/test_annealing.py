@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from ebm_book.energies import GaussianMixture
 from ebm_book.losses import multi_noise_denoising_score_matching
 from ebm_book.metrics import mode_weights, sliced_wasserstein
+from ebm_book.mixtures import GaussianMixture
 from ebm_book.nets import NoiseConditionalScoreMLP
 from ebm_book.noise import (
     annealed_step_sizes,
@@ -26,17 +26,14 @@ def seeded(seed=0):
     return torch.Generator().manual_seed(seed)
 
 
-def exact_noisy_score(mixture):
-    """s(x, sigma) of the perturbed mixture; sigma is constant across the batch in the samplers."""
-    cache = {}
-
-    def score(x, sigma):
-        key = round(float(sigma[0]), 10)
-        if key not in cache:
-            cache[key] = mixture.perturbed(key)
-        return cache[key].score(x)
-
-    return score
+def test_the_noisy_score_is_the_score_of_the_perturbed_mixture_per_point():
+    x = TWO_MODES.sample(6, generator=seeded(3))
+    sigma = torch.tensor([0.1, 0.1, 2.0, 2.0, 7.0, 7.0])
+    expected = torch.cat(
+        [TWO_MODES.perturbed(s).score(x[2 * i : 2 * i + 2]) for i, s in enumerate([0.1, 2.0, 7.0])]
+    )
+    torch.testing.assert_close(TWO_MODES.noisy_score(x, sigma), expected)
+    torch.testing.assert_close(TWO_MODES.noisy_score(x, 2.0), TWO_MODES.perturbed(2.0).score(x))
 
 
 def test_geometric_schedule_and_step_sizes_match_their_formulas():
@@ -82,7 +79,7 @@ def test_annealed_langevin_recovers_mixture_weights_that_plain_langevin_misses()
     g = seeded(3)
     start = torch.rand(n, 2, generator=g) * 16 - 8
     sigmas = geometric_sigmas(20.0, 0.5, 10)
-    annealed = annealed_langevin(exact_noisy_score(TWO_MODES), start, sigmas, 0.025, 100, g).samples
+    annealed = annealed_langevin(TWO_MODES.noisy_score, start, sigmas, 0.025, 100, g).samples
     weights, se = mode_weights(annealed, TWO_MODES)
     assert abs(weights[1].item() - 0.8) < 4 * math.sqrt(0.8 * 0.2 / n)
     plain = langevin(TWO_MODES.score, start, 0.1, 500, generator=g).samples
@@ -98,9 +95,9 @@ def test_ve_samplers_with_the_exact_score_map_the_prior_to_the_target(sampler):
     sigmas = geometric_sigmas(10.0, 0.01, 200)
     prior = 10.0 * torch.randn(n, 2, generator=g)
     if sampler == "reverse_diffusion":
-        x = reverse_diffusion(exact_noisy_score(mixture), prior, sigmas, g).samples
+        x = reverse_diffusion(mixture.noisy_score, prior, sigmas, g).samples
     else:
-        x = probability_flow(exact_noisy_score(mixture), prior, sigmas).samples
+        x = probability_flow(mixture.noisy_score, prior, sigmas).samples
     exact = mixture.sample(n, generator=g)
     floor = sliced_wasserstein(mixture.sample(n, generator=g), exact, generator=g)
     distance = sliced_wasserstein(x, exact, generator=g)
@@ -138,7 +135,7 @@ def test_trained_noise_conditional_model_comes_close_to_the_exact_score_oracle()
         with torch.no_grad():
             return annealed_langevin(score, start, sigmas, step, 100, seeded(7)).samples
 
-    learned, oracle = run(model), run(exact_noisy_score(mixture))
+    learned, oracle = run(model), run(mixture.noisy_score)
     fresh = mixture.sample(n, generator=seeded(8))
     g = seeded(9)
     learned_distance = sliced_wasserstein(learned, fresh, generator=g)

@@ -20,9 +20,11 @@ from ebm_book import (
     datasets,
     display,
     energies,
+    examples,
     exercises,
     losses,
     metrics,
+    mixtures,
     nets,
     noise,
     partition,
@@ -42,7 +44,7 @@ X_NAN[2, 1] = NAN
 X_INF = X.clone()
 X_INF[1, 0] = INF
 SIGMAS = torch.tensor([1.0, 0.5, 0.1])
-MIXTURE = energies.example_mixture()
+MIXTURE = examples.example_mixture()
 
 
 def seeded(seed: int = 0) -> torch.Generator:
@@ -72,9 +74,9 @@ BAD_CALLS = [
     case(lambda: energies.Gaussian([0.0, 0.0], [[1.0, 2.0], [2.0, 1.0]]), ValueError, r"cov must be positive definite .*eigenvalues are \[-1.0, 3.0\]", "energies: indefinite covariance"),
     case(lambda: energies.Gaussian([0.0]).sample(1e3), TypeError, r"n must be an integer; got the float 1000.0 \(write 1000\)", "energies: a float count"),
     case(lambda: energies.Gaussian([0.0]).sample(10, generator=0), TypeError, r"generator must be a torch.Generator or None; got the int 0.*seeds.generator\(0\)", "energies: an int seed as generator"),
-    case(lambda: energies.GaussianMixture([[0.0], [1.0]], weights=[1.0, NAN]), ValueError, r"weights must be finite; got \[1.0, nan\]", "energies: NaN weight"),
-    case(lambda: energies.GaussianMixture([[0.0], [1.0]], covs=[1.0, 0.0]), ValueError, r"covs must be 2 positive variances; got \[1.0, 0.0\]", "energies: zero variance"),
-    case(lambda: energies.GaussianMixture(torch.zeros(0, 2)), ValueError, r"means must have shape \(K, d\).*got shape \(0, 2\)", "energies: no components"),
+    case(lambda: mixtures.GaussianMixture([[0.0], [1.0]], weights=[1.0, NAN]), ValueError, r"weights must be finite; got \[1.0, nan\]", "mixtures: NaN weight"),
+    case(lambda: mixtures.GaussianMixture([[0.0], [1.0]], covs=[1.0, 0.0]), ValueError, r"covs must be 2 positive variances; got \[1.0, 0.0\]", "mixtures: zero variance"),
+    case(lambda: mixtures.GaussianMixture(torch.zeros(0, 2)), ValueError, r"means must have shape \(K, d\).*got shape \(0, 2\)", "mixtures: no components"),
     case(lambda: MIXTURE.perturbed(torch.ones(5)), ValueError, r"sigma must be a non-negative number; got a tensor of 5 values, shape \(5,\)", "energies: batch of sigmas to perturbed"),
     case(lambda: MIXTURE.perturbed(NAN), ValueError, r"sigma must be a non-negative number; got nan", "energies: NaN sigma to perturbed"),
     case(lambda: MIXTURE.noisy_score(X, torch.tensor([1.0, -1.0, 1.0, 1.0])), ValueError, r"sigma must be a non-negative, finite noise level .*got 1 value that is not: \[-1.0\] at index \[1\]", "energies: negative noise level"),
@@ -82,7 +84,7 @@ BAD_CALLS = [
     case(lambda: energies.DoubleWell(tilt=NAN), ValueError, r"tilt must be a finite number; got nan", "energies: NaN tilt"),
     case(lambda: energies.Banana(curvature=NAN), ValueError, r"curvature must be a finite number; got nan", "energies: NaN curvature"),
     case(lambda: energies.Banana(scale=INF), ValueError, r"scale must be a positive number; got inf", "energies: infinite scale"),
-    case(lambda: energies.GaussianMixture.grid(3.0), TypeError, r"n_per_side must be an integer; got the float 3.0", "energies: float grid size"),
+    case(lambda: examples.grid_of_gaussians(3.0), TypeError, r"n_per_side must be an integer; got the float 3.0", "examples: float grid size"),
     # --- partition ------------------------------------------------------------------------
     case(lambda: partition.PartitionEstimate(0.0).relative_error(0), ValueError, r"true_value must be a positive number; got 0", "partition: relative error against Z = 0"),
     case(lambda: partition.PartitionEstimate(NAN), ValueError, r"log_value must be a finite number; got nan", "partition: NaN estimate"),
@@ -130,7 +132,7 @@ BAD_CALLS = [
     case(lambda: metrics.sliced_wasserstein(X, X_INF), ValueError, r"y contains NaN or inf in 1 of its 4 rows", "metrics: SW of inf samples"),
     case(lambda: metrics.sliced_wasserstein(X, X, generator=0), TypeError, r"generator must be a torch.Generator or None; got the int 0", "metrics: int seed to SW"),
     case(lambda: metrics.mode_weights(torch.zeros(0, 2), MIXTURE), ValueError, r"samples is empty \(shape \(0, 2\)\)", "metrics: mode weights of nothing"),
-    case(lambda: metrics.mode_weights(X, energies.Ring()), TypeError, r"mixture must be an ebm_book.energies.GaussianMixture.*got Ring", "metrics: mode weights of a ring"),
+    case(lambda: metrics.mode_weights(X, energies.Ring()), TypeError, r"mixture must be an ebm_book.mixtures.GaussianMixture.*got Ring", "metrics: mode weights of a ring"),
     case(lambda: metrics.fisher_divergence(lambda x: x, lambda x: x, torch.zeros(0, 2)), ValueError, r"x is empty", "metrics: Fisher divergence of nothing"),
     case(lambda: metrics.fisher_divergence(lambda x: x * NAN, lambda x: x, X), ValueError, r"score_a returned NaN or inf at 4 of the 4 points", "metrics: NaN score_a"),
     case(lambda: metrics.fisher_divergence(lambda x: x, lambda x: x[:, 0], X), ValueError, r"score_b must map x of shape \(4, 2\).*got shape \(4,\)", "metrics: score_b of the wrong shape"),

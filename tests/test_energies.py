@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from ebm_book.energies import Banana, DoubleWell, Gaussian, GaussianMixture, Ring
+from ebm_book.energies import Banana, DoubleWell, Gaussian, Ring
+from ebm_book.mixtures import GaussianMixture
 from ebm_book.partition import quadrature_partition
 from ebm_book.score import score_from_energy
 

@@ -5,7 +5,6 @@ import math
 import pytest
 import torch
 
-from ebm_book.energies import GaussianMixture
 from ebm_book.losses import (
     denoising_score_matching,
     explicit_score_matching,
@@ -13,6 +12,7 @@ from ebm_book.losses import (
     sliced_score_matching,
 )
 from ebm_book.metrics import fisher_divergence
+from ebm_book.mixtures import GaussianMixture
 from ebm_book.nets import EnergyMLP, ScoreMLP
 from ebm_book.score import hutchinson_trace, jacobian_trace
 from ebm_book.training import train

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from ebm_book.energies import GaussianMixture
 from ebm_book.metrics import fisher_divergence, mmd, mode_weights, sliced_wasserstein
+from ebm_book.mixtures import GaussianMixture
 
 
 def seeded(seed=0):

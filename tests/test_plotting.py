@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from ebm_book import plotting
-from ebm_book.energies import DoubleWell, GaussianMixture
+from ebm_book.energies import DoubleWell
+from ebm_book.examples import ring_of_gaussians
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +27,7 @@ def test_density_2d_integrates_to_one_on_its_grid():
     X, Y, _ = plotting.evaluate_on_grid(lambda x: x[:, 0], (-1, 1), (-2, 2), n=5)
     assert X[0].tolist() == [-1.0, -0.5, 0.0, 0.5, 1.0]
     assert Y[:, 0].tolist() == [-2.0, -1.0, 0.0, 1.0, 2.0]
-    ax = plotting.plot_density_2d(GaussianMixture.ring(4, radius=1.5, std=0.3), (-3, 3), (-3, 3))
+    ax = plotting.plot_density_2d(ring_of_gaussians(4, radius=1.5, std=0.3), (-3, 3), (-3, 3))
     assert len(ax.collections) > 0
 
 

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from ebm_book.energies import Gaussian, GaussianMixture
+from ebm_book.energies import Gaussian
+from ebm_book.mixtures import GaussianMixture
 from ebm_book.sampling import DivergenceError, langevin, mala
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ebm_book.energies import GaussianMixture
+from ebm_book.mixtures import GaussianMixture
 from ebm_book.score import score_from_energy
 
 

@@ -36,7 +36,15 @@ import time
 import matplotlib.pyplot as plt
 import torch
 
-from ebm_book import claims, display, energies, partition, plotting, seeds
+from ebm_book import (
+    claims,
+    display,
+    energies,
+    examples,
+    partition,
+    plotting,
+    seeds,
+)
 from ebm_book.exercises import (
     check_boltzmann_probabilities,
     check_gaussian_energy,
@@ -437,7 +445,7 @@ check_boltzmann_probabilities(boltzmann_probabilities_solution)
 # that recur throughout the book:
 #
 # - a **Gaussian mixture** with three unequal modes, $E(x) = -\log \sum_k \pi_k \mathcal{N}(x; \mu_k, \Sigma_k)$
-#   (the book's running example, `energies.example_mixture()`: weights 0.5, 0.3 and 0.2);
+#   (the book's running example, `examples.example_mixture()`: weights 0.5, 0.3 and 0.2);
 # - a **ring** of radius $R$ and width $\omega$, $E(x) = (\lVert x\rVert - R)^2 / (2\omega^2)$,
 #   whose minimum is a whole circle;
 # - a **banana** of scale $\ell$ and curvature $\kappa$, a Gaussian bent along a parabola,
@@ -447,7 +455,7 @@ check_boltzmann_probabilities(boltzmann_probabilities_solution)
 # %% alt="Four two-dimensional energies (a three-component Gaussian mixture, a ring, a banana and a double well), each drawn three ways: as a filled contour map, as a 3-D surface and as its density. Wherever the energy is low, the density is high."
 # The running example (weights 0.5, 0.3, 0.2, tilted covariances), a ring,
 # a banana and a double well; their parameters are in the API reference.
-landscapes_2d = energies.example_landscapes()
+landscapes_2d = examples.example_landscapes()
 mixture = landscapes_2d["Gaussian mixture"]
 window = (-3.2, 3.2)
 

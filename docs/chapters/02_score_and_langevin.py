@@ -42,7 +42,9 @@ from ebm_book import (
     claims,
     display,
     energies,
+    examples,
     metrics,
+    mixtures,
     plotting,
     sampling,
     seeds,
@@ -95,7 +97,7 @@ seeds.manual_seed(0)  # the random initial weights of networks below
 # (nearly zero) to orange (large).
 
 # %% alt="Score fields of four energies: the Gaussian mixture, the ring, the banana and the double well. The arrows, all of one length and drawn over the energy contours, point uphill in density, toward the modes (for the ring, toward the circle); their colour shows the strength of the field, orange (strong) far from the modes and dark purple (weak) near them."
-landscapes = energies.example_landscapes()  # the four of Chapter 1
+landscapes = examples.example_landscapes()  # the four of Chapter 1
 mixture = landscapes["Gaussian mixture"]  # its three modes
 window = (-3.2, 3.2)
 
@@ -1152,7 +1154,7 @@ check_mala_log_acceptance(mala_log_acceptance_solution)
 # each mode.
 
 # %%
-two_modes = energies.GaussianMixture(
+two_modes = mixtures.GaussianMixture(
     means=[[-5.0, -5.0], [5.0, 5.0]], weights=[0.2, 0.8]
 )
 eps = 0.1
@@ -1268,7 +1270,7 @@ within four standard errors); their *relative weights* are wrong.
 # joining the two means.
 
 # %%
-equal_weights = energies.GaussianMixture(
+equal_weights = mixtures.GaussianMixture(
     means=[[-5.0, -5.0], [5.0, 5.0]], weights=[0.5, 0.5]
 )
 on_the_data = two_modes.sample(3000, generator=generator).double()

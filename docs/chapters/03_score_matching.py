@@ -46,6 +46,7 @@ from ebm_book import (
     datasets,
     display,
     energies,
+    examples,
     losses,
     metrics,
     nets,
@@ -163,7 +164,7 @@ print(source.split('"""')[-1])  # the body, without the docstring
 # model.
 
 # %% alt="Two panels, one per model family, plotting objectives against the parameter theta. The explicit score-matching objective and the implicit one shifted by the constant C lie on top of each other, so both are minimized at the same theta, up to Monte Carlo error (exactly 1 for the rescaled true score); the unshifted implicit objective is the same curve moved down."
-mixture = energies.example_mixture()  # the three modes of Chapter 1
+mixture = examples.example_mixture()  # the three modes of Chapter 1
 x = mixture.sample(20_000, generator=seeds.generator(0)).double()
 c = 0.5 * (mixture.score(x) ** 2).sum(1).mean().item()  # C, on x
 families = {  # name: (formula, the model s_theta as a function of theta)

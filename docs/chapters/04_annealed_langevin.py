@@ -42,9 +42,10 @@ from ebm_book import (
     claims,
     datasets,
     display,
-    energies,
+    examples,
     losses,
     metrics,
+    mixtures,
     nets,
     noise,
     plotting,
@@ -83,7 +84,7 @@ seeds.manual_seed(0)  # the random initial weights of the networks
 def blurred_circle(sigma, n_points=360):
     angles = 2 * math.pi * torch.arange(n_points) / n_points
     on_circle = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
-    return energies.GaussianMixture(on_circle, sigma**2)
+    return mixtures.GaussianMixture(on_circle, sigma**2)
 
 
 window = (-2.0, 2.0)
@@ -132,7 +133,7 @@ claims.claim(
 # which is 0 for a perfect model and 1 for the useless model $s_\theta = 0$.
 
 # %%
-two_modes = energies.GaussianMixture(
+two_modes = mixtures.GaussianMixture(
     means=[[-5.0, -5.0], [5.0, 5.0]], weights=[0.2, 0.8]
 )
 two_mode_data = two_modes.sample(5000, generator=seeds.generator(1))
@@ -222,7 +223,7 @@ display.prose(
 # the first one's $p_\sigma$.
 
 # %%
-equal = energies.GaussianMixture(
+equal = mixtures.GaussianMixture(
     means=[[-5.0, -5.0], [5.0, 5.0]], weights=[0.5, 0.5]
 )
 gap = {}  # sigma -> mean |difference of the scores| / mean |score|
@@ -266,7 +267,7 @@ display.prose(
 # Gaussians used below, grows with $\sigma$:
 
 # %%
-ring_mixture = energies.GaussianMixture.ring(8, radius=2.0, std=0.15)
+ring_mixture = examples.ring_of_gaussians(8, radius=2.0, std=0.15)
 clean = ring_mixture.sample(2000, generator=generator)
 blur_distance = {}
 for sigma in (0.05, 0.3, 1.0, 3.0):
@@ -352,7 +353,7 @@ claims.claim(
 # data sets of Section 4.5.
 
 # %%
-grid_mixture = energies.GaussianMixture.grid(3, spacing=1.5, std=0.15)
+grid_mixture = examples.grid_of_gaussians(3, spacing=1.5, std=0.15)
 problems = {  # name: (draw n samples, the mixture if the data is one)
     "ring of 8 Gaussians": (ring_mixture.sample, ring_mixture),
     "3 x 3 grid of Gaussians": (grid_mixture.sample, grid_mixture),
@@ -1236,7 +1237,7 @@ display.prose(
 # (technique 1).
 
 # %% alt="Samples of an unbalanced two-mode mixture (weights 0.2 and 0.8) from the probability-flow ODE with exact scores, started from the prior N(0, sigma_1^2 I) with three values of sigma_1. With sigma_1 = 1 almost no sample reaches the light mode; with sigma_1 = 4 it is still clearly too light; with sigma_1 equal to the largest pairwise distance of the data it holds about its true share."
-lopsided = energies.GaussianMixture(  # its mean is at the origin
+lopsided = mixtures.GaussianMixture(  # its mean is at the origin
     means=[[-4.0, -4.0], [1.0, 1.0]], weights=[0.2, 0.8]
 )
 spread_1 = noise.max_pairwise_distance(
