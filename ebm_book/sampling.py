@@ -153,7 +153,7 @@ def mala(
     and accepts it with probability
 
     $$
-    \alpha(x, y) = \min\left(1,\; \frac{p(y)\, q(x \mid y)}{p(x)\, q(y \mid x)}\right),
+    a(x, y) = \min\left(1,\; \frac{p(y)\, q(x \mid y)}{p(x)\, q(y \mid x)}\right),
     \qquad q(y \mid x) = \mathcal{N}\!\left(y;\; x + \tfrac{\epsilon}{2}s(x),\; \epsilon I\right),
     $$
 
@@ -283,12 +283,12 @@ def annealed_langevin(
     require_int(n_steps_each, "n_steps_each")
     recorder, check_finite = Recorder(x, record_every), DivergenceCheck(x, LEVEL_STEP)
     step = 0
-    for sigma, alpha in zip(sigmas, steps):
+    for sigma, eps_i in zip(sigmas, steps):
         for _ in range(n_steps_each):
             step += 1
             drift = score(x, sigma_batch(x, sigma))
-            x_next = x + 0.5 * alpha * drift + math.sqrt(alpha) * noise_like(x, generator)
-            check_finite(step, x_next, x, drift, alpha)
+            x_next = x + 0.5 * eps_i * drift + math.sqrt(eps_i) * noise_like(x, generator)
+            check_finite(step, x_next, x, drift, eps_i)
             x = x_next
             recorder.step(step, x)
     if denoise:
