@@ -13,11 +13,6 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import os
-import shutil
-import subprocess
-import sys
-import textwrap
 import types
 from html import unescape
 from pathlib import Path
@@ -25,6 +20,7 @@ from pathlib import Path
 import jupytext
 import pytest
 from bs4 import BeautifulSoup
+from mini_book import build_mini_book
 from mkdocs.exceptions import PluginError
 from PIL import Image
 
@@ -37,38 +33,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "tiny_chapter.py"
 def plugin_page(tmp_path_factory) -> str:
     """The fixture chapter as mkdocs-jupyter alone renders it (the whole page)."""
     root = tmp_path_factory.mktemp("tiny")
-    (root / "docs" / "chapters").mkdir(parents=True)
-    (root / "docs" / "index.md").write_text("# Home\n", encoding="utf-8")
-    shutil.copy(FIXTURE, root / "docs" / "chapters" / "tiny.py")
-    (root / "mkdocs.yml").write_text(
-        textwrap.dedent(
-            """\
-            site_name: tiny
-            theme: {name: material}
-            markdown_extensions:
-              - pymdownx.arithmatex: {generic: true}
-            plugins:
-              - mkdocs-jupyter:
-                  include: ["chapters/*.py"]
-                  execute: true
-                  allow_errors: false
-                  kernel_name: python3
-                  markdown_cell_processor: mkdocs
-                  remove_tag_config:
-                    remove_input_tags: [prose]
-                  cache: false
-            """
-        ),
-        encoding="utf-8",
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--site-dir", str(root / "site")],
-        cwd=root,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = build_mini_book(root, FIXTURE.read_text(encoding="utf-8"))
     assert result.returncode == 0, result.stdout + result.stderr
     return (root / "site" / "chapters" / "tiny" / "index.html").read_text(encoding="utf-8")
 

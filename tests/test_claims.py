@@ -7,14 +7,11 @@ same plugin and hook as the real build, and checks that the build fails naming i
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 import torch
+from mini_book import build_mini_book
 
 from ebm_book import claims, display, seeds
 
@@ -122,42 +119,7 @@ claims.claim("the sample mean is above one", mean > 1.0, mean=mean)
 
 def test_a_false_claim_fails_the_build_naming_the_claim(tmp_path):
     """A one-chapter book built like the real one: the claim's text reaches the build log."""
-    docs = tmp_path / "docs"
-    (docs / "chapters").mkdir(parents=True)
-    (docs / "index.md").write_text("# Home\n", encoding="utf-8")
-    (docs / "chapters" / "00_false_claim.py").write_text(FALSE_CLAIM_CHAPTER, encoding="utf-8")
-    (tmp_path / "mkdocs.yml").write_text(
-        textwrap.dedent(
-            """\
-            site_name: fixture
-            extra:
-              repository: owner/book
-            plugins:
-              - mkdocs-jupyter:
-                  include: ["chapters/*.py"]
-                  execute: true
-                  allow_errors: false
-                  kernel_name: python3
-              - ebm-book
-            """
-        ),
-        encoding="utf-8",
-    )
-    environment = {
-        **os.environ,
-        "NO_MKDOCS_2_WARNING": "1",
-        "EBM_BOOK_NOTEBOOK_CACHE": str(tmp_path / "cache"),
-        "PYTHONPATH": str(REPO_ROOT),
-    }
-    environment.pop(claims.CLAIMS_LOG_VARIABLE, None)
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = build_mini_book(tmp_path, FALSE_CLAIM_CHAPTER, "00_false_claim", book_plugin=True)
     log = result.stdout + result.stderr
     assert result.returncode != 0, log
     assert (
