@@ -61,3 +61,31 @@ def test_diagnose_names_the_first_matching_mistake_or_falls_back():
     wrong_shape = [(torch.tensor([[1.0, 2.0]]), "a row")]  # same values, other shape
     with pytest.raises(exercises.CheckFailed, match="other"):
         exercises.diagnose(answer, wrong_shape, otherwise="other")
+
+
+def test_compare_formula_accepts_equal_expressions_and_names_the_mistake():
+    points = [(0.3, 1.7), (2.0, 0.4), (1.1, 1.1)]
+
+    def reference(a, b):
+        return (a + b) ** 2
+
+    exercises.compare_formula(lambda a, b: a * a + 2 * a * b + b * b, reference, points)
+    mistakes = [(lambda a, b: a * a + b * b, "the cross term 2ab is missing.")]
+    with pytest.raises(exercises.CheckFailed, match="cross term"):
+        exercises.compare_formula(lambda a, b: b * b + a * a, reference, points, mistakes)
+    with pytest.raises(exercises.CheckFailed, match=r"at \(0.3, 1.7\)"):
+        exercises.compare_formula(lambda a, b: a + b, reference, points, mistakes)
+    with pytest.raises(exercises.CheckFailed, match="should return a number"):
+        exercises.compare_formula(lambda a, b: "x", reference, points)
+
+
+def test_multiple_choice_explains_every_option():
+    grade = exercises.multiple_choice(
+        "check_example", {"a": (False, "a is tempting, but no."), "b": (True, "b, because.")}
+    )
+    assert run_checker(grade, "a") == (False, "❌ Not yet: a is tempting, but no.\n")
+    assert run_checker(grade, " B ") == (True, "✅ Correct! b, because.\n")
+    passed, out = run_checker(grade, None)
+    assert not passed and out.startswith("⏳")
+    passed, out = run_checker(grade, "z")
+    assert not passed and "one of a, b" in out

@@ -24,7 +24,14 @@ what it needs in one line, from here:
 True
 """
 
-from ._framework import CheckFailed, CheckResult, checker, diagnose
+from ._framework import (
+    CheckFailed,
+    CheckResult,
+    checker,
+    compare_formula,
+    diagnose,
+    multiple_choice,
+)
 from .ch01_energies import (
     check_boltzmann_probabilities,
     check_gaussian_energy,
@@ -58,5 +65,7 @@ __all__ = [
     "check_reverse_diffusion_step",
     "check_score_from_noise_prediction",
     "checker",
+    "compare_formula",
     "diagnose",
+    "multiple_choice",
 ]

@@ -3,7 +3,10 @@ r"""The grading framework every exercise grader is built with.
 A grader runs the reader's function on chosen inputs and says, in one line, whether it
 is right, and if not, what is most likely wrong. Write one by decorating a function
 that returns a success message, and raises `CheckFailed` with an explanation otherwise;
-`diagnose` tries the usual mistakes in turn and names the one that matches:
+`diagnose` tries the usual mistakes in turn and names the one that matches. Two more
+kinds of question have ready-made graders: a formula the reader writes as a function
+(`compare_formula`, which evaluates it at many points) and a choice among options, each
+of which explains itself when chosen (`multiple_choice`).
 
 >>> @checker
 ... def check_double(fn):
@@ -27,7 +30,15 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-__all__ = ["CheckFailed", "CheckResult", "checker", "diagnose"]
+__all__ = [
+    "CheckFailed",
+    "CheckResult",
+    "checker",
+    "compare_formula",
+    "diagnose",
+    "multiple_choice",
+    "not_attempted",
+]
 
 
 class CheckFailed(Exception):
@@ -153,3 +164,101 @@ def diagnose(
         if matches(wrong):
             raise CheckFailed(context + hint)
     raise CheckFailed(context + otherwise)
+
+
+def not_attempted() -> CheckResult:
+    """Print the "not attempted yet" line and return a failed result."""
+    print("⏳ Not attempted yet: replace `raise NotImplementedError` (or `None`) with your answer.")
+    return CheckResult(False)
+
+
+def compare_formula(
+    formula: Callable[..., object],
+    reference: Callable[..., float],
+    points: Sequence[tuple[float, ...]],
+    mistakes: Sequence[tuple[Callable[..., float], str]] = (),
+    *,
+    name: str = "your formula",
+    rtol: float = 1e-6,
+) -> None:
+    """Check a formula written as a function of numbers, at every one of ``points``.
+
+    A derivation's result is an expression; evaluating it at many random arguments tells
+    equal expressions from different ones (two different smooth expressions agree at a
+    handful of random points only by accident). When the reader's formula differs, each
+    known wrong formula in ``mistakes`` is evaluated at the same points, and the first that
+    agrees everywhere names the mistake.
+
+    Raises
+    ------
+    CheckFailed
+        If the formula returns something that is not a finite number, or differs from
+        ``reference`` at some point (with the hint of the matching mistake, if any).
+    """
+
+    def values(fn: Callable[..., object]) -> list[float]:
+        out = []
+        for point in points:
+            value = fn(*point)
+            try:
+                out.append(float(value))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise CheckFailed(
+                    f"{name} should return a number; at {point} it returned {value!r}."
+                ) from None
+        return out
+
+    def agree(a: list[float], b: list[float]) -> bool:
+        return all(abs(x - y) <= rtol * max(abs(y), 1e-12) for x, y in zip(a, b))
+
+    got, want = values(formula), values(reference)
+    if any(v != v or v in (float("inf"), float("-inf")) for v in got):
+        raise CheckFailed(f"{name} returned a non-finite value: {got}.")
+    if agree(got, want):
+        return
+    for wrong, hint in mistakes:
+        if agree(got, values(wrong)):
+            raise CheckFailed(hint)
+    index = next(i for i, (x, y) in enumerate(zip(got, want)) if abs(x - y) > rtol * abs(y))
+    raise CheckFailed(
+        f"at {points[index]} {name} gives {got[index]:.6g}; the right value is {want[index]:.6g}."
+    )
+
+
+def multiple_choice(
+    name: str, options: dict[str, tuple[bool, str]]
+) -> Callable[[object], CheckResult]:
+    """A grader for a question with lettered options, each explaining itself when chosen.
+
+    ``options`` maps each letter to ``(is it right, why)``. Whatever the reader picks,
+    the explanation of that option is printed: a wrong choice learns why it is wrong.
+
+    Examples
+    --------
+    >>> grade = multiple_choice("check_sky", {
+    ...     "a": (True, "Rayleigh scattering favours short wavelengths."),
+    ...     "b": (False, "the sea reflects the sky, not the other way round."),
+    ... })
+    >>> grade("b")
+    ❌ Not yet: the sea reflects the sky, not the other way round.
+    False
+    >>> grade("(A)")
+    ✅ Correct! Rayleigh scattering favours short wavelengths.
+    True
+    """
+    letters = sorted(options)
+
+    def grade(answer: object) -> CheckResult:
+        if answer is None or answer is NotImplemented or answer == "":
+            return not_attempted()
+        key = str(answer).strip().lower().strip("()").strip()
+        if key not in options:
+            print(f"❌ Not yet: answer with one of {', '.join(letters)}; got {answer!r}.")
+            return CheckResult(False)
+        correct, why = options[key]
+        print(("✅ Correct! " if correct else "❌ Not yet: ") + why)
+        return CheckResult(correct)
+
+    grade.__name__ = grade.__qualname__ = name
+    grade.__doc__ = f"Grade a choice among {', '.join(letters)}."
+    return grade
