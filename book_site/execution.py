@@ -93,6 +93,17 @@ def encrypt_kernel_channels(config) -> None:
         config["KernelManager"]["transport_encryption"] = "auto"
 
 
+def encrypted_kernel_config():
+    """A traitlets ``Config`` for kernels started outside the build (nbclient's
+    ``NotebookClient(..., config=...)``: the tests, ``scripts/check_claims.py``), with the
+    same encryption as the build's kernels."""
+    from traitlets.config import Config
+
+    config = Config()
+    encrypt_kernel_channels(config)
+    return config
+
+
 def _with_cell_timeout(get_nbconvert_app):
     """Wrap the plugin's app factory so every executed cell gets a timeout."""
 

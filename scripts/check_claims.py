@@ -30,6 +30,8 @@ import jupytext
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from book_site.execution import encrypted_kernel_config
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = REPO_ROOT / "docs" / "chapters"
 CELL_TIMEOUT_S = 600
@@ -41,6 +43,7 @@ def run_chapter(chapter: Path, shift: int, log_path: Path) -> tuple[float, str |
     os.environ["EBM_BOOK_CLAIMS_LOG"] = str(log_path)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # as in the build
     notebook = jupytext.read(chapter)
+    config = encrypted_kernel_config()  # as the build's kernels: no "without encryption"
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as workdir:
         client = NotebookClient(
@@ -48,6 +51,7 @@ def run_chapter(chapter: Path, shift: int, log_path: Path) -> tuple[float, str |
             timeout=CELL_TIMEOUT_S,
             kernel_name="python3",
             resources={"metadata": {"path": workdir}},
+            config=config,
         )
         try:
             client.execute()

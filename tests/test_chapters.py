@@ -17,6 +17,8 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
+from book_site.execution import encrypted_kernel_config
+
 CELL_TIMEOUT_S = 300
 CHAPTER_BUDGET_S = 60
 
@@ -28,6 +30,7 @@ def test_chapter_runs_in_a_fresh_kernel(chapter_file, tmp_path, record_property)
         timeout=CELL_TIMEOUT_S,
         kernel_name="python3",
         resources={"metadata": {"path": str(tmp_path)}},  # the kernel's working directory
+        config=encrypted_kernel_config(),  # as in the build: no "without encryption" warning
     )
     start = time.perf_counter()
     try:

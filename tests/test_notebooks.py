@@ -21,6 +21,8 @@ import pytest
 import yaml
 from nbclient import NotebookClient
 
+from book_site.execution import encrypted_kernel_config
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((REPO_ROOT / "docs" / "chapters").glob("*.py"))
 CONFIG = yaml.safe_load((REPO_ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
@@ -143,6 +145,7 @@ def test_notebook_runs_as_in_colab(notebook, installed_wheel, tmp_path, monkeypa
         timeout=300,
         kernel_name="python3",
         resources={"metadata": {"path": str(tmp_path)}},
+        config=encrypted_kernel_config(),  # as in the build: no "without encryption" warning
     )
     client.execute()  # raises CellExecutionError, naming the cell, on any error
     outputs = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
