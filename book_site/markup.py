@@ -119,6 +119,17 @@ def header_of(page: BeautifulSoup) -> list[Tag]:
     ][::-1]
 
 
+def math_elements(notebook: Tag) -> list[Tag]:
+    """The math of the notebook's Markdown cells, as arithmatex writes it (``\\(...\\)``,
+    ``\\[...\\]``).
+
+    The plugin passes the HTML of Markdown cells through a second round of escaping, so in
+    display math a ``<`` arrives as the text ``&lt;`` (the markup ``&amp;lt;``), which
+    MathJax reads as a misplaced ``&``. `mathjax.unescape_math` repairs it.
+    """
+    return notebook.select(".arithmatex")
+
+
 def mathjax_loaders(page: BeautifulSoup) -> list[Tag]:
     """The plugin's own MathJax loader scripts (it points at a CDN)."""
     return page.find_all("script", attrs={MATHJAX_LOADER_ATTRIBUTE: True})

@@ -18,14 +18,16 @@ the build removes that loader: two typesetters would race on the same page.
 
 from __future__ import annotations
 
+import html
 import logging
 import shutil
 from pathlib import Path
 
 import mathjax
+from bs4 import NavigableString, Tag
 from mkdocs.exceptions import PluginError
 
-from .markup import PLUGIN, without_mathjax_loader
+from .markup import PLUGIN, math_elements, without_mathjax_loader
 
 log = logging.getLogger("mkdocs.plugins.ebm-book.mathjax")
 
@@ -47,6 +49,20 @@ def mathjax_es5_dir() -> Path:
 def remove_plugin_loader(html: str, config) -> str:
     """Drop mkdocs-jupyter's CDN MathJax loader: the site serves and configures its own."""
     return without_mathjax_loader(html, config.plugins[PLUGIN].config)
+
+
+def unescape_math(notebook: Tag) -> int:
+    """Undo the notebook plugin's second escaping of math (see `markup.math_elements`).
+
+    Only math text holding an escaped ``<``, ``>`` or ``&`` changes; returns how many.
+    """
+    repaired = 0
+    for element in math_elements(notebook):
+        for text in element.find_all(string=True):
+            if any(entity in text for entity in ("&lt;", "&gt;", "&amp;")):
+                text.replace_with(NavigableString(html.unescape(text)))
+                repaired += 1
+    return repaired
 
 
 def copy_mathjax(config) -> None:

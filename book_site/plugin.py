@@ -50,6 +50,7 @@ class BookPlugin(BasePlugin):
         document = parse(output)
         if notebook_of(document) is None:
             return output
+        mathjax.unescape_math(notebook_of(document))  # type: ignore[arg-type]
         code = [cell for cell in jupytext.read(source).cells if cell.cell_type == "code"]
         figures.describe_figures(document, code, page.file.src_uri)
         page_weight.link_shared_stylesheet(document, page.url, config.site_dir)

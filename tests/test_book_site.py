@@ -24,7 +24,7 @@ from mini_book import build_mini_book
 from mkdocs.exceptions import PluginError
 from PIL import Image
 
-from book_site import execution, figures, markup, page_weight, solutions
+from book_site import execution, figures, markup, mathjax, page_weight, solutions
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny_chapter.py"
 
@@ -127,6 +127,15 @@ def test_page_weight_steps_leave_plain_code_and_one_stylesheet(page, tmp_path, s
     codes = notebook.select("div.highlight-ipynb > pre > code.language-python")
     shown = [c for c in source_code_cells if markup.PROSE_TAG not in c.metadata.get("tags", [])]
     assert [code.get_text().strip("\n") for code in codes] == [c.source.strip("\n") for c in shown]
+
+
+def test_the_plugin_escapes_display_math_twice_and_the_build_repairs_it(page):
+    notebook = markup.notebook_of(page)
+    (display,) = [m for m in markup.math_elements(notebook) if "P(x" in m.get_text()]
+    assert "&lt;" in display.get_text(), "the plugin no longer escapes math twice"
+    assert mathjax.unescape_math(notebook) >= 1
+    assert "P(x < 0) + P(x > 0) = 1" in display.get_text()
+    assert "&lt;" not in display.get_text()
 
 
 def test_the_plugin_mathjax_loader_is_removed(plugin_page):

@@ -19,6 +19,7 @@ import jupytext
 import nbformat
 import pytest
 import yaml
+from bs4 import BeautifulSoup
 from nbclient import NotebookClient
 
 from book_site.execution import encrypted_kernel_config
@@ -104,9 +105,9 @@ def test_chapter_page_links_to_colab_and_to_the_download(chapter, built_site):
         f"notebooks/{chapter.stem}.ipynb"
     )
     assert f'href="{colab}"' in html
-    download = re.search(r'<a class="md-button ebm-download" href="([^"]+)" download>', html)
-    assert download, "no download link"
-    assert (page.parent / download.group(1)).resolve() == (
+    download = BeautifulSoup(html, "html.parser").select_one("a.md-button.ebm-download[download]")
+    assert download is not None, "no download link"
+    assert (page.parent / str(download["href"])).resolve() == (
         built_site.site_dir / "notebooks" / f"{chapter.stem}.ipynb"
     ).resolve()
 

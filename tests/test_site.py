@@ -214,9 +214,10 @@ def test_chapter_page_is_light(built_site, chapter_file):
     html = html_of(built_site, chapter_page_path(chapter_file))
     inline_styles = re.findall(r"<style[^>]*>(.*?)</style>", html, re.DOTALL)
     assert all(len(css) < 10_000 for css in inline_styles), "large inline <style> left"
-    sheets = re.findall(
-        r'<link rel="stylesheet" href="([^"]*assets/notebook/notebook\.[^"]+)"', html
-    )
+    from bs4 import BeautifulSoup
+
+    links = BeautifulSoup(html, "html.parser").select('link[rel~="stylesheet"]')
+    sheets = [str(link["href"]) for link in links if "assets/notebook/notebook." in link["href"]]
     assert len(sheets) == 1
     sheet = (built_site.site_dir / chapter_page_path(chapter_file) / sheets[0]).resolve()
     assert sheet.is_file() and ".jupyter-wrapper" in sheet.read_text(encoding="utf-8")
