@@ -3,6 +3,7 @@ never crash, and `diagnose` names the matching mistake."""
 
 import contextlib
 import io
+import re
 from pathlib import Path
 
 import jupytext
@@ -32,12 +33,20 @@ def test_reference_solutions_pass_their_checkers(source):
     assert "✅" in out.getvalue() and "❌" not in out.getvalue(), out.getvalue()
 
 
-def test_every_chapter_exercise_has_a_solution():
+def graders_called(source: str) -> set[str]:
+    return set(re.findall(r"\b(check_\w+)\(", source))
+
+
+def test_every_exercise_the_reader_does_has_a_solution():
+    """Each grader a reader's cell calls is called by a solution cell too, and each chapter
+    has at least three exercises."""
     for chapter in CHAPTERS:
-        cells = jupytext.read(chapter).cells
-        todo = sum("raise NotImplementedError" in c.source for c in cells if c.cell_type == "code")
-        solutions = sum("solution" in c.metadata.get("tags", []) for c in cells)
-        assert todo >= 3 and solutions == todo, chapter.name
+        cells = [c for c in jupytext.read(chapter).cells if c.cell_type == "code"]
+        solutions = [c for c in cells if "solution" in c.metadata.get("tags", [])]
+        readers = [c for c in cells if c not in solutions]
+        asked = set().union(*(graders_called(c.source) for c in readers))
+        solved = set().union(*(graders_called(c.source) for c in solutions))
+        assert len(asked) >= 3 and asked == solved, (chapter.name, asked ^ solved)
 
 
 def test_checker_reports_not_attempted_and_crashes_gracefully():

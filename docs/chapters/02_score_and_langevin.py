@@ -14,14 +14,15 @@
 # # 2. The score function and Langevin dynamics
 #
 # !!! abstract "In this chapter"
-#     **Time:** about 60 minutes of study, plus the exercises.
+#     **Time:** about 86 minutes: about 41 of reading and running the code, about 45 of exercises.
 #
 #     **You will learn to**
 #
 #     - read the score $\nabla_x \log p(x)$ as a vector field that points towards high probability, and draw it;
 #     - show, in algebra and in code, that the score does not depend on the partition function $Z$;
 #     - sample a distribution from its score alone with Langevin dynamics, and explain why the noise is essential;
-#     - predict the bias that a finite step size causes, and remove it with a Metropolis correction (MALA);
+#     - write a Langevin sampler and test it against the moments it must produce;
+#     - predict the bias that a finite step size causes and the step at which chains diverge, and remove the bias with a Metropolis correction (MALA);
 #     - recognise the failure that motivates the rest of the book: Langevin dynamics cannot find the right weights of separated modes.
 #
 #     **You need** [Chapter 1](01_energy_functions.py): energies, the Boltzmann distribution, and why $Z$ is intractable.
@@ -49,10 +50,12 @@ from ebm_book import (
     sampling,
     seeds,
 )
-from ebm_book.exercises import (
+from ebm_book.exercises.ch02_langevin import (
     check_gaussian_score,
-    check_langevin_step,
+    check_langevin_sampler,
     check_mala_log_acceptance,
+    check_runaway_chain,
+    check_variance_after,
 )
 from ebm_book.score import score_from_energy
 
@@ -184,7 +187,7 @@ claims.claim(
 # the other components pull on it slightly, so the mode of the mixture sits a little off
 # the component's mean.)
 #
-# ### Exercise 2.1: the score of a Gaussian
+# ### Exercise 2.1: the score of a Gaussian (about 5 minutes)
 #
 # Implement the score of $\mathcal{N}(\mu, \Sigma)$ for a batch `x` of shape `(N, d)`,
 # a mean of shape `(d,)` and a covariance of shape `(d, d)`.
@@ -194,7 +197,7 @@ claims.claim(
 def gaussian_score(
     x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor
 ) -> torch.Tensor:
-    """Score -Sigma^{-1} (x - mu) of N(mean, cov) at each row of x; returns shape (N, d)."""
+    """The score of N(mean, cov) at each row of x (Section 2.1); shape (N, d)."""
     # TODO: your code here
     raise NotImplementedError
 
@@ -204,7 +207,7 @@ check_gaussian_score(gaussian_score)
 # %% tags=["solution"]
 import torch
 
-from ebm_book.exercises import check_gaussian_score
+from ebm_book.exercises.ch02_langevin import check_gaussian_score
 
 
 def gaussian_score_solution(
@@ -348,6 +351,7 @@ for scores.
 # $$
 # x_{t+1} = x_t + \frac{\epsilon}{2}\, s(x_t) + \sqrt{\epsilon}\; z_t,
 # \qquad z_t \sim \mathcal{N}(0, I) \text{ independent}.
+# \tag{2.1}
 # $$
 #
 # !!! note "Two ways of writing the same algorithm"
@@ -545,20 +549,59 @@ display.animate_samples(
 # %% [markdown]
 # ## 2.4 Hands-on: Langevin dynamics from scratch
 #
-# The algorithm fits in a few lines. Here it is for a batch of chains, written directly
-# from the update rule:
+# The algorithm fits in a few lines, and you now have all you need to write them: the
+# update (2.1), applied to a whole batch of chains at once.
+#
+# ### Exercise 2.2: a Langevin sampler (build it, about 15 minutes)
+#
+# Write `langevin_sampler`: it runs one chain from each row of `x0` for `n_steps`
+# updates (2.1) and returns where the chains end. The grader runs your sampler with
+# 20 000 chains on a tilted 2-D Gaussian, all started at one point, and compares the
+# mean and covariance of the final states with what the update must produce, in
+# standard errors. It also runs it twice with one seed: a sampler that draws all of its
+# random numbers from `generator` gives the same chains both times.
 
 
 # %%
-def langevin_from_scratch(score, x, step_size, n_steps, generator=None):
+def langevin_sampler(
+    score, x0: torch.Tensor, step_size: float, n_steps: int, generator=None
+) -> torch.Tensor:
+    """Langevin chains from the rows of x0; returns their final states.
+
+    score: maps points of shape (N, d) to their scores, shape (N, d).
+    x0: the N starting points, shape (N, d); leave this tensor unchanged.
+    step_size: the step size epsilon of (2.1); n_steps: the number of updates.
+    generator: the torch.Generator to draw every random number from (or None).
+    Returns the final states of the N chains, shape (N, d).
+    """
+    # TODO: your code here
+    raise NotImplementedError
+
+
+check_langevin_sampler(langevin_sampler)
+
+# %% tags=["solution"]
+import math
+
+import torch
+
+from ebm_book.exercises.ch02_langevin import check_langevin_sampler
+
+
+def langevin_sampler_solution(score, x0, step_size, n_steps, generator=None):
+    x = x0  # x = x + ... below makes new tensors: x0 itself never changes
     for _ in range(n_steps):
+        # Fresh noise at every step, independent for every chain and coordinate.
         noise = torch.randn(x.shape, generator=generator)
         x = x + 0.5 * step_size * score(x) + math.sqrt(step_size) * noise
     return x
 
 
+check_langevin_sampler(langevin_sampler_solution)
+
 # %% [markdown]
-# We sample an elongated, tilted 2-D Gaussian, whose mean and covariance we know: 4000
+# The rest of this section runs the solution above (open it once your own passes). We
+# sample an elongated, tilted 2-D Gaussian, whose mean and covariance we know: 4000
 # chains, all started at the origin, 2000 steps of size $\epsilon = 0.01$. Each chain's
 # final state is an independent draw, so the standard error of a sample mean is
 # $\sqrt{\Sigma_{ii}/n}$ and that of a sample covariance entry is
@@ -570,7 +613,7 @@ target = energies.Gaussian(
 )
 n_chains, n_steps, eps = 4000, 2000, 0.01
 x0 = torch.zeros(n_chains, 2)
-ours = langevin_from_scratch(
+ours = langevin_sampler_solution(
     target.score, x0, eps, n_steps, generator=seeds.generator(3)
 )
 mu, cov = target.mean, target.cov
@@ -644,8 +687,8 @@ resolve.
 
 # %% [markdown]
 # The package's `sampling.langevin` does the same thing, adds input checks, catches
-# diverging chains, and can record trajectories. Given the same random numbers it returns
-# *exactly* the same samples:
+# diverging chains, and can record trajectories. Given the same random numbers, drawn in
+# the same order, it returns *exactly* the samples of the solution:
 
 # %%
 package = sampling.langevin(
@@ -684,7 +727,7 @@ scratch_samples = {}
 for ax, (name, energy) in zip(
     axes, [("banana", banana), ("double well", double_well)]
 ):
-    samples = langevin_from_scratch(
+    samples = langevin_sampler_solution(
         energy.score,
         torch.zeros(2000, 2),
         0.02,
@@ -752,37 +795,6 @@ apart (mean and standard deviation over five pairs): that is the floor, below wh
 sampler can be expected to go. How many steps it takes to get there, and what the step
 size has to do with it, Section 2.5 measures.
 """)
-
-# %% [markdown]
-# ### Exercise 2.2: one Langevin step
-#
-# Write one Langevin update for a batch of chains. The noise $z$ is passed in (so that
-# the checker can compare exactly); `score` is a function of `x`.
-
-
-# %%
-def langevin_step(
-    x: torch.Tensor, score, step_size: float, noise: torch.Tensor
-) -> torch.Tensor:
-    """One Langevin update of every row of x, with the given standard normal noise."""
-    # TODO: your code here
-    raise NotImplementedError
-
-
-check_langevin_step(langevin_step)
-
-# %% tags=["solution"]
-import math
-
-from ebm_book.exercises import check_langevin_step
-
-
-def langevin_step_solution(x, score, step_size, noise):
-    # The book's convention: drift (eps/2) s(x), noise sqrt(eps) z.
-    return x + 0.5 * step_size * score(x) + math.sqrt(step_size) * noise
-
-
-check_langevin_step(langevin_step_solution)
 
 # %% [markdown]
 # ## 2.5 The price of a finite step: bias
@@ -909,13 +921,46 @@ claims.claim(
 # (The green squares are the Metropolis-adjusted version of Section 2.6: it has no bias at
 # any step size.)
 #
-# Why not always take a tiny step? Because the chains then move slowly: the number of
-# steps needed to forget the starting point grows like $1/\epsilon$. The step size trades
-# **bias** against **mixing time**. We see the trade-off on the banana: 10 000 chains,
-# all started at the point $(2.5, -2.5)$, run with three step sizes, and every 200 steps
-# we measure their sliced Wasserstein distance to 10 000 exact samples. The dashed line is
-# the floor, averaged over five independent sets of exact samples; the spread of those
-# five is the yardstick for every comparison below.
+# ### Exercise 2.3: how fast the chains spread (derive it, about 10 minutes)
+#
+# The experiment above started the chains in equilibrium. Start them instead all at one
+# point, so that $\operatorname{Var}[x_0] = 0$. Unroll the variance recursion of this
+# section to find $\operatorname{Var}[x_t]$ after $t$ steps on $\mathcal{N}(0, \sigma^2)$,
+# as a function of $\sigma$, $\epsilon$ and $t$, and write it as a Python function. The
+# grader compares it with the right formula at random values of the three.
+
+
+# %%
+def variance_after(sigma: float, step_size: float, t: int) -> float:
+    """Var[x_t] of Langevin chains on N(0, sigma^2), all started at one point."""
+    # TODO: your code here
+    raise NotImplementedError
+
+
+check_variance_after(variance_after)
+
+# %% tags=["solution"]
+from ebm_book.exercises.ch02_langevin import check_variance_after
+
+
+def variance_after_solution(sigma, step_size, t):
+    factor = 1 - step_size / (2 * sigma**2)  # what one step multiplies x_t by
+    stationary = sigma**2 / (1 - step_size / (4 * sigma**2))
+    # Unrolled, Var[x_t] = eps (1 + factor^2 + ... + factor^(2 (t - 1))): a
+    # geometric sum, and eps / (1 - factor^2) is the stationary variance.
+    return stationary * (1 - factor ** (2 * t))
+
+
+check_variance_after(variance_after_solution)
+
+# %% [markdown]
+# Why not always take a tiny step? Because the chains then move slowly: as Exercise 2.3
+# shows, the number of steps needed to forget the starting point grows like $1/\epsilon$.
+# The step size trades **bias** against **mixing time**. We see the trade-off on the
+# banana: 10 000 chains, all started at the point $(2.5, -2.5)$, run with three step
+# sizes, and every 200 steps we measure their sliced Wasserstein distance to 10 000 exact
+# samples. The dashed line is the floor, averaged over five independent sets of exact
+# samples; the spread of those five is the yardstick for every comparison below.
 
 # %% alt="Sliced Wasserstein distance to exact banana samples against the number of Langevin steps, for step sizes 0.002, 0.02 and 0.2. The smallest step comes down slowly and is still far above the floor after 2000 steps; the largest comes down fastest but levels off above the floor; the middle one ends closest to the floor set by comparing two exact samples."
 generator = seeds.generator(6)
@@ -1026,6 +1071,121 @@ bias is acceptable, or removes the bias altogether.
 """)
 
 # %% [markdown]
+# ### Exercise 2.4: a run that went wrong (diagnose it, about 5 minutes)
+#
+# Someone samples the tilted Gaussian of Section 2.4, with mean $\mu = (1, -1)$, a
+# variance of 1 in each coordinate and a correlation of 0.8. Since this section allows
+# steps up to $4\sigma^2 = 4$ for a variance of 1, they take $\epsilon = 1$, and run 1000
+# chains from the origin. Here are the first 20 steps: the mean offset of the chains from
+# $\mu$, and the chains themselves.
+
+# %% alt="Left: 1000 Langevin chains with step size 1 on the tilted Gaussian, at steps 4, 6 and 8: each cloud lies along a line through the target's mean (a cross), across the long axis of the Gaussian, and each is wider than the one before. Right: the mean offset of the chains' first coordinate from its target value against the step, on a symmetric logarithmic scale: it changes sign at every step and grows by the same factor each time."
+runaway = sampling.langevin(
+    target.score,
+    torch.zeros(1000, 2),
+    1.0,
+    20,
+    generator=seeds.generator(8),
+    record_every=1,
+).trajectory  # shape (21, 1000, 2): the start, then every step
+mean_offset = (runaway - target.mean).mean(dim=1)  # shape (21, 2)
+for t in range(0, 21, 4):
+    print(
+        f"step {t:2d}: mean offset from mu {mean_offset[t].numpy().round(2)}"
+    )
+ratio = (mean_offset[-1, 0] / mean_offset[-2, 0]).item()
+print(f"ratio of the last two mean offsets: {ratio:.3f}")
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.9))
+for t in (8, 6, 4):  # the widest first, so that it hides none of the others
+    axes[0].scatter(*runaway[t].T, s=3, alpha=0.5, label=f"step {t}")
+axes[0].plot(*target.mean, "k+", ms=12, mew=2, label="$\\mu$")
+axes[0].set(xlabel="$x_1$", ylabel="$x_2$", title="the chains")
+axes[0].set_aspect("equal")
+axes[0].legend()
+axes[1].plot(mean_offset[:, 0], "o-", ms=3)
+axes[1].set(
+    yscale="symlog",
+    xticks=range(0, 21, 4),
+    xlabel="Langevin step",
+    ylabel="mean of $x_1$, minus 1",
+    title="the chains' mean offset",
+)
+plt.tight_layout()
+plt.show()
+
+# %%
+# The mean offset follows (I - Lambda/2)^t (0 - mu) in expectation. The noise of
+# one step moves the mean of 1000 chains by about sqrt(eps / 1000) = 0.03, while
+# the offset has grown past 1000 by step 18: the last ratio is -1.5 to 1e-4.
+signs = torch.sign(mean_offset[1:, 0])
+claims.claim(
+    "the mean offset changes sign at every step",
+    bool((signs[1:] == -signs[:-1]).all()),
+    offsets=mean_offset[:, 0].tolist(),
+)
+claims.claim(
+    "the mean offset grows by the same factor, about -1.5, every step",
+    abs(ratio + 1.5) < 0.01,
+    ratio=ratio,
+)
+# Along the narrow axis (1, -1) the variance after t steps is
+# (2.25^t - 1) / 1.25, along the long one below 2.1: from step 4 on, over 90% of
+# the variance lies across the long axis (the sampling error is about 1%).
+axis = torch.tensor([1.0, -1.0]) / math.sqrt(2)
+across, widths = [], []
+for t in (4, 6, 8):
+    spread = runaway[t] - runaway[t].mean(dim=0)
+    across.append((((spread @ axis) ** 2).sum() / (spread**2).sum()).item())
+    widths.append(spread.norm(dim=1).mean().item())
+claims.claim(
+    "each cloud lies along a line across the long axis, wider than the last",
+    min(across) > 0.85 and widths[0] < widths[1] < widths[2],
+    fraction_across=across,
+    widths=widths,
+)
+
+# %% [markdown]
+# What went wrong?
+#
+# - **a.** The noise is too strong: $\sqrt{\epsilon} = 1$ kicks the chains out faster
+#   than the drift can pull them back.
+# - **b.** The score has the wrong sign: it pushes the chains away from $\mu$.
+# - **c.** The chains started too far from $\mu$; started near it, they would stay.
+# - **d.** The step is too large for the narrowest direction of the target: along it,
+#   each step multiplies the offset from $\mu$ by a number below $-1$.
+# - **e.** $\epsilon = 1$ is too close to the limit $4\sigma^2 = 4$ for a variance of 1:
+#   the bias of this section has blown up.
+
+# %%
+answer = None  # "a", "b", "c", "d" or "e"
+check_runaway_chain(answer)
+
+# %% tags=["solution"]
+from ebm_book.exercises.ch02_langevin import check_runaway_chain
+
+check_runaway_chain("d")
+
+# %% [markdown]
+# Run long enough, such chains overflow, and the package's samplers stop with an error
+# that says which step it was and what to change:
+
+# %%
+stopped = False
+try:
+    sampling.langevin(
+        target.score,
+        torch.zeros(1000, 2),
+        1.0,
+        400,
+        generator=seeds.generator(8),
+    )
+except sampling.DivergenceError as error:
+    stopped = True
+    print(error)
+claims.claim("the package stops the diverging run with an error", stopped)
+
+# %% [markdown]
 # ## 2.6 Removing the bias: Metropolis-adjusted Langevin (MALA)
 #
 # The Metropolis–Hastings recipe turns any proposal into an exact sampler. Treat the
@@ -1086,7 +1246,7 @@ The price is the acceptance rate, which falls as the step grows, from
 # score*, as a network $s_\theta(x)$ that approximates $s(x)$, with no energy to compare,
 # so they use plain Langevin dynamics with small steps, and accept a small bias.
 #
-# ### Exercise 2.3: MALA's acceptance ratio
+# ### Exercise 2.5: MALA's acceptance ratio (about 10 minutes)
 #
 # Implement the logarithm of MALA's ratio $\frac{p(y)\,q(x\mid y)}{p(x)\,q(y\mid x)}$ for a
 # batch of current points `x` and proposals `y`, given the `energy`, the `score` and the
@@ -1095,7 +1255,7 @@ The price is the acceptance rate, which falls as the step grows, from
 
 # %%
 def mala_log_acceptance(x, y, energy, score, step_size):
-    """log [p(y) q(x|y)] - log [p(x) q(y|x)] for each chain; returns shape (N,)."""
+    """The log of MALA's ratio for each chain (Section 2.6); shape (N,)."""
     # TODO: your code here
     raise NotImplementedError
 
@@ -1103,7 +1263,7 @@ def mala_log_acceptance(x, y, energy, score, step_size):
 check_mala_log_acceptance(mala_log_acceptance)
 
 # %% tags=["solution"]
-from ebm_book.exercises import check_mala_log_acceptance
+from ebm_book.exercises.ch02_langevin import check_mala_log_acceptance
 
 
 def mala_log_acceptance_solution(x, y, energy, score, step_size):
@@ -1362,7 +1522,9 @@ in any realistic run.
 #   modes. The Fokker–Planck equation shows $p$ is stationary and attracting: the
 #   Kullback–Leibler divergence to $p$ falls at the rate of the Fisher divergence.
 # - A finite step biases the result: for $\mathcal{N}(0,\sigma^2)$ the variance becomes
-#   $\sigma^2/(1-\epsilon/4\sigma^2)$. Small steps mix slowly; large steps are biased.
+#   $\sigma^2/(1-\epsilon/4\sigma^2)$. Small steps mix slowly; large steps are biased,
+#   and beyond $4\sigma^2$, with $\sigma^2$ the variance of the narrowest direction, the
+#   chains diverge.
 #   MALA removes the bias with an accept/reject test, at the cost of needing the energy.
 # - Langevin dynamics cannot recover the relative weights of separated modes: the score
 #   near each mode does not depend on the weights, and crossings between modes are
