@@ -14,7 +14,7 @@
 # # 3. Score matching: learning the score from data
 #
 # !!! abstract "In this chapter"
-#     **Time:** about 75 minutes of study, plus the exercises.
+#     **Time:** about 100 minutes: about 55 of reading and running the code, about 45 of exercises.
 #
 #     **You will learn to**
 #
@@ -23,7 +23,8 @@
 #     - measure the cost of the Jacobian trace, and cut it with random projections (sliced score matching);
 #     - derive denoising score matching, and predict its bias and its variance as the noise level shrinks;
 #     - convert between a score model and the noise predictor of a diffusion model;
-#     - train a score network on 2-D data, sample from it with Langevin dynamics, and locate where the learned score is wrong.
+#     - write the denoising loss and a training loop, train a score network on 2-D data, sample from it with Langevin dynamics, and locate where the learned score is wrong;
+#     - diagnose a score network trained at too small a noise level, telling a poorly learned score from a sampler that failed.
 #
 #     **You need** [Chapter 2](02_score_and_langevin.py): the score, Langevin dynamics, and the Fisher divergence that appeared in the Fokker–Planck argument. Also basic autograd (`torch.autograd.grad`) and integration by parts.
 #
@@ -55,10 +56,11 @@ from ebm_book import (
     seeds,
     training,
 )
-from ebm_book.exercises import (
-    check_denoising_score_matching,
+from ebm_book.exercises.ch03_score_matching import (
+    check_gaussian_c_sigma,
     check_implicit_score_matching,
-    check_score_from_noise_prediction,
+    check_score_training,
+    check_small_sigma_diagnosis,
 )
 from ebm_book.score import jacobian_trace
 
@@ -239,19 +241,30 @@ print(f"C = E|grad log p|^2 / 2 = {c:.3f}")
 # member of the family matches the mixture: score matching finds the closest model in
 # the Fisher sense, as maximum likelihood finds the closest in the Kullback–Leibler sense.
 #
-# ### Exercise 3.1: the implicit score-matching loss
+# ### Exercise 3.1: the implicit score-matching loss (about 10 minutes)
 #
-# Implement $J_{\text{ISM}}$ for a batch: the mean over points of
-# $\tfrac12\lVert s(x)\rVert^2 + \operatorname{tr}\nabla_x s(x)$. Compute the trace
-# yourself with `torch.autograd.grad`, one call per coordinate $i$, each giving the
-# gradient of $\sum_n s_i(x_n)$, of which you keep entry $i$. Pass `create_graph=True`
-# so that the loss can be differentiated again, with respect to $\theta$, for training.
-# The checker compares both the value and its gradient.
+# Estimate $J_{\text{ISM}}$, as defined above, on a batch of points. The model maps a
+# batch of shape `(N, d)` to scores of the same shape; return one number, a 0-d tensor.
+# Compute the Jacobian trace yourself with `torch.autograd.grad` (not with the
+# package's `jacobian_trace`), and keep the loss differentiable with respect to the
+# model's parameters, so that it could train them: the grader compares both the value
+# and its gradient.
+#
+# ??? tip "Hint"
+#     A backward pass gives the gradient of *one* number with respect to `x`. Which
+#     number gives you, for every point at once, the derivatives
+#     $\partial s_i / \partial x_1, \dots, \partial s_i / \partial x_d$ of one
+#     coordinate $i$ of the score? And which argument of `torch.autograd.grad` makes
+#     its result differentiable again?
 
 
 # %%
 def implicit_score_matching_loss(model, x):
-    """Mean over the batch of 0.5 |s(x)|^2 + tr(grad_x s(x))."""
+    """J_ISM of Section 3.1, estimated on the batch x of shape (N, d).
+
+    Returns a 0-d tensor that can be differentiated with respect to the
+    model's parameters.
+    """
     # TODO: your code here
     raise NotImplementedError
 
@@ -261,7 +274,9 @@ check_implicit_score_matching(implicit_score_matching_loss)
 # %% tags=["solution"]
 import torch
 
-from ebm_book.exercises import check_implicit_score_matching
+from ebm_book.exercises.ch03_score_matching import (
+    check_implicit_score_matching,
+)
 
 
 def implicit_score_matching_loss_solution(model, x):
@@ -521,13 +536,6 @@ ax.set(
 )
 ax.legend()
 plt.show()
-display.show_table(
-    ["$d$"] + [f"{name} (ms/step)" for name in objectives],
-    [
-        [d] + [1000 * timings[name][k] for name in objectives]
-        for k, d in enumerate(dims)
-    ],
-)
 exact = timings["implicit (exact trace)"]
 exact_growth = exact[-1] / exact[0]  # from the smallest d to the largest
 ratio = exact[-1] / timings["sliced, variance-reduced"][-1]
@@ -552,6 +560,13 @@ claims.claim(
     "the sliced and denoising costs stay within a factor of five",
     other_growth < 5,
     growth=other_growth,
+)
+display.show_table(
+    ["$d$"] + [f"{name} (ms/step)" for name in objectives],
+    [
+        [d] + [1000 * timings[name][k] for name in objectives]
+        for k, d in enumerate(dims)
+    ],
 )
 
 # %% tags=["prose"]
@@ -610,17 +625,6 @@ for d in (2, 16, 128):
             standard_error=error,
         )
     rows.append(row)
-display.show_table(
-    [
-        "$d$",
-        "exact $\\hat J_{\\mathrm{ISM}}$",
-        f"sliced: mean of {n_draws}",
-        "sliced: std of one",
-        f"variance-reduced: mean of {n_draws}",
-        "variance-reduced: std of one",
-    ],
-    rows,
-)
 gaps = [spread[d, False] / spread[d, True] for d in (2, 16, 128)]
 # A standard deviation from 100 draws is uncertain by about 7%, a ratio of
 # two of them by about 10%. Across seeds the ratios are about 1.0, 1.9 and
@@ -634,6 +638,17 @@ claims.claim(
     "at d = 16 and 128 a plain estimate scatters more, and the gap widens",
     gaps[0] < gaps[1] < gaps[2] and gaps[2] > 3,
     gaps=[round(r, 2) for r in gaps],
+)
+display.show_table(
+    [
+        "$d$",
+        "exact $\\hat J_{\\mathrm{ISM}}$",
+        f"sliced: mean of {n_draws}",
+        "sliced: std of one",
+        f"variance-reduced: mean of {n_draws}",
+        "variance-reduced: std of one",
+    ],
+    rows,
 )
 
 # %% tags=["prose"]
@@ -817,33 +832,47 @@ $C_\\sigma$ = {c_sigma:.2f}, computed on the same points, within four standard e
 # discussed below. The exact noisy score has explicit loss zero and denoising loss
 # $C_\sigma$, the floor below which no model's expected denoising loss can go.
 #
-# ### Exercise 3.2: the denoising score-matching loss
+# ### Exercise 3.2: Vincent's constant for Gaussian data (derive it, about 10 minutes)
 #
-# Implement $J_{\text{DSM}}$ for a batch `x`, with the standard normal noise `z` passed
-# in (so the check is exact) and a noise level `sigma`. Return the mean over points.
+# The floor $C_\sigma$ depends on the data only through the mean square of the noisy
+# score, and for Gaussian data that has a closed form. Take $p = \mathcal{N}(\mu, \Sigma)$
+# in $d$ dimensions. Derive $C_\sigma$ from its expression above: first the noisy
+# density $p_\sigma$, then its score, then the average of the score's squared norm
+# under $p_\sigma$. Write the result as a function of the covariance $\Sigma$ and the
+# noise level $\sigma$ (the mean $\mu$ drops out: can you see why before you start?).
+# The grader evaluates your formula for covariances of several sizes and shapes.
 
 
 # %%
-def denoising_score_matching_loss(model, x, z, sigma):
-    """0.5 * mean over the batch of |s(x + sigma z) + z / sigma|^2."""
-    # TODO: your code here
+def gaussian_c_sigma(cov, sigma):
+    """Vincent's constant C_sigma for Gaussian data N(mu, cov).
+
+    cov: the data's covariance, a (d, d) float64 tensor; sigma: the noise
+    level, a float. Returns a number (a float or a 0-d tensor).
+    """
+    # TODO: derive C_sigma, then write it here
     raise NotImplementedError
 
 
-check_denoising_score_matching(denoising_score_matching_loss)
+check_gaussian_c_sigma(gaussian_c_sigma)
 
 # %% tags=["solution"]
-from ebm_book.exercises import check_denoising_score_matching
+import torch
+
+from ebm_book.exercises.ch03_score_matching import check_gaussian_c_sigma
 
 
-def denoising_score_matching_loss_solution(model, x, z, sigma):
-    noisy = x + sigma * z
-    # the kernel's score: -(noisy - x) / sigma^2 = -z / sigma
-    target = -z / sigma
-    return 0.5 * ((model(noisy) - target) ** 2).sum(dim=1).mean()
+def gaussian_c_sigma_solution(cov, sigma):
+    # p_sigma = N(mu, cov + sigma^2 I): its score is -A (x - mu) with
+    # A = (cov + sigma^2 I)^-1, and the mean of |A (x - mu)|^2 under p_sigma
+    # is tr(A (cov + sigma^2 I) A) = tr(A). The mean mu never enters.
+    d = cov.shape[0]
+    noisy_cov = cov + sigma**2 * torch.eye(d, dtype=cov.dtype)
+    mean_square_score = torch.linalg.inv(noisy_cov).trace()
+    return d / (2 * sigma**2) - 0.5 * mean_square_score
 
 
-check_denoising_score_matching(denoising_score_matching_loss_solution)
+check_gaussian_c_sigma(gaussian_c_sigma_solution)
 
 # %% [markdown]
 # ### The price: bias at large $\sigma$, variance at small $\sigma$
@@ -901,15 +930,6 @@ for level in sigmas:
     grad_std.append(torch.stack(grads).var(0).sum().sqrt().item())
     grad_mean.append(torch.stack(grads).mean(0).norm().item())
     rows.append([level, bias[-1], loss_std[-1], grad_std[-1]])
-display.show_table(
-    [
-        "$\\sigma$",
-        "bias: $D_F(p \\,\\Vert\\, p_\\sigma)$, relative",
-        "std of the loss estimate",
-        "std of the gradient estimate",
-    ],
-    rows,
-)
 
 
 def slope(values, i, j):
@@ -947,6 +967,15 @@ claims.claim(
     grad_std[-1] > 2 * grad_mean[-1],
     noise=grad_std[-1],
     signal_at_most=grad_mean[-1],
+)
+display.show_table(
+    [
+        "$\\sigma$",
+        "bias: $D_F(p \\,\\Vert\\, p_\\sigma)$, relative",
+        "std of the loss estimate",
+        "std of the gradient estimate",
+    ],
+    rows,
 )
 
 # %% alt="Left: the Fisher divergence between the clean and the noisy score, relative to the clean score's mean square, falls like sigma to the fourth power once the noise level sigma is small. Right: as sigma shrinks, the standard deviation of the denoising score-matching loss estimate grows like 1/sigma^2 and that of its gradient like 1/sigma."
@@ -1124,50 +1153,90 @@ what remains is the uncertainty about $x$ that is left once $\\tilde x$ is seen.
 # scale measured in Section 3.4. Chapter 4 uses exactly this weighting to train one
 # network at many noise levels at once [(Song & Ermon, 2019)](../references.md#song2019).
 #
-# ### Exercise 3.3: from predicted noise to score
+# ## 3.6 Hands-on: a score network for 2-D data
 #
-# A DDPM network returns `eps`, its prediction $z_\theta(x_t, t)$ of the noise $z$, at a
-# step whose coefficient is `alpha_bar` $= \bar\alpha_t$. Return the corresponding score.
+# Time to learn a score from samples alone. You will first write the two pieces
+# yourself: the denoising loss, and the loop that minimizes it.
+#
+# ### Exercise 3.3: train a score network (build it, about 20 minutes)
+#
+# Write two functions.
+#
+# - `dsm_loss(model, x, sigma, generator)` estimates $J_{\text{DSM}}$ of Section 3.4 on a batch `x` of clean points, shape `(N, d)`. It draws its noise itself, with `generator`, and returns a 0-d tensor through which the model's parameters can be trained.
+# - `fit_score(model, data, sigma, n_steps, lr, generator, batch_size=256)` trains `model` in place: `n_steps` steps of Adam at learning rate `lr`, each on your `dsm_loss` over a mini-batch of `batch_size` points drawn from `data` with `generator`. It returns the list of the `n_steps` losses, as floats.
+#
+# Every random number comes from `generator`, so that the same seed trains the same
+# network. The grader checks your loss on one batch, then a few steps of your loop; then
+# it trains a small `ScoreMLP` with them, 500 steps on the mixture at $\sigma = 0.5$,
+# and compares the learned field with the exact $\nabla \log p_\sigma$ on samples of
+# $p_\sigma$. The relative Fisher divergence and the mean cosine between the two fields
+# must be as good as the reference solution's over many seeds. It takes a second or two.
 
 
 # %%
-def score_from_noise_prediction(eps, alpha_bar):
-    """The score at x_t = sqrt(a) x_0 + sqrt(1 - a) z, from eps.
+def dsm_loss(model, x, sigma, generator):
+    """J_DSM of Section 3.4 on the batch x of shape (N, d): a 0-d tensor.
 
-    eps is the predicted noise z_theta(x_t, t); a is alpha_bar.
+    Draws its noise with generator.
     """
     # TODO: your code here
     raise NotImplementedError
 
 
-check_score_from_noise_prediction(score_from_noise_prediction)
+def fit_score(model, data, sigma, n_steps, lr, generator, batch_size=256):
+    """Train model with Adam on dsm_loss over mini-batches of data.
+
+    Takes n_steps steps at learning rate lr, and draws every batch (and,
+    through dsm_loss, all the noise) with generator. Returns the n_steps
+    losses.
+    """
+    # TODO: your code here
+    raise NotImplementedError
+
+
+check_score_training(dsm_loss, fit_score)
 
 # %% tags=["solution"]
-import math
+import torch
 
-from ebm_book.exercises import check_score_from_noise_prediction
-
-
-def score_from_noise_prediction_solution(eps, alpha_bar):
-    # N(x_t; sqrt(a) x_0, (1 - a) I) has the score
-    # -(x_t - sqrt(a) x_0) / (1 - a) = -z / sqrt(1 - a), and eps predicts z.
-    return -eps / math.sqrt(1 - alpha_bar)
+from ebm_book.exercises.ch03_score_matching import check_score_training
 
 
-check_score_from_noise_prediction(score_from_noise_prediction_solution)
+def dsm_loss_solution(model, x, sigma, generator):
+    z = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    noisy = x + sigma * z
+    # the score of the kernel N(noisy; x, sigma^2 I) is -(noisy - x) / sigma^2
+    target = -z / sigma
+    return 0.5 * ((model(noisy) - target) ** 2).sum(dim=1).mean()
+
+
+def fit_score_solution(
+    model, data, sigma, n_steps, lr, generator, batch_size=256
+):
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history = []
+    for _ in range(n_steps):
+        rows = torch.randint(len(data), (batch_size,), generator=generator)
+        loss = dsm_loss_solution(model, data[rows], sigma, generator)
+        optimizer.zero_grad()  # backward() adds to .grad: clear it first
+        loss.backward()
+        optimizer.step()
+        history.append(loss.item())
+    return history
+
+
+check_score_training(dsm_loss_solution, fit_score_solution)
 
 # %% [markdown]
-# ## 3.6 Hands-on: a score network for 2-D data
-#
-# Time to learn a score from samples alone. We train the package's `ScoreMLP` (three
-# hidden layers of width 128, SiLU activations) by denoising score matching with
-# `training.train`, which runs Adam on random mini-batches of 512 points. Two details
-# matter. First, the gradient noise measured in Section 3.4 keeps Adam's iterates
-# jittering around the optimum, and the jitter is itself an error in the learned score.
-# So after 2000 steps at learning rate $2\times10^{-3}$ we take 500 more at
-# $2\times10^{-4}$ and 250 at $2\times10^{-5}$, each stage calming the jitter of the one
-# before. Second, `train` shows a progress bar by default; on this page we switch it
-# off with `progress=False`.
+# The package has both pieces: `losses.denoising_score_matching` is this loss, and
+# `training.train` this loop, with checks of its inputs and a progress bar, which we
+# switch off on this page with `progress=False`. From here on we use them, with a
+# larger `ScoreMLP` (three hidden layers of width 128, SiLU activations) and batches of
+# 512 points, and one more detail. The gradient noise measured in Section 3.4 keeps
+# Adam's iterates jittering around the optimum, and the jitter is itself an error in the
+# learned score. So after 2000 steps at learning rate $2\times10^{-3}$ we take 500 more
+# at $2\times10^{-4}$ and 250 at $2\times10^{-5}$, each stage calming the jitter of the
+# one before.
 #
 # ### A mixture whose noisy score we know
 #
@@ -1348,17 +1417,6 @@ for name, points in regions.items():
     )
     row = [errors[-1], norms[-1], errors[-1] / norms[-1], cosines[-1]]
     rows.append([name, len(points)] + row)
-display.show_table(
-    [
-        "region",
-        "points",
-        "mean $\\lVert s_\\theta - \\nabla \\log p_\\sigma\\rVert^2$",
-        "mean $\\lVert \\nabla \\log p_\\sigma\\rVert^2$",
-        "relative",
-        "mean cosine",
-    ],
-    rows,
-)
 # averages over thousands of points: their Monte Carlo error is small next
 # to these margins, which leave room for other trained networks
 claims.claim(
@@ -1380,6 +1438,17 @@ claims.claim(
     "the mean cosine stays close to one in every region",
     min(cosines) > 0.95,
     cosines=[round(c, 4) for c in cosines],
+)
+display.show_table(
+    [
+        "region",
+        "points",
+        "mean $\\lVert s_\\theta - \\nabla \\log p_\\sigma\\rVert^2$",
+        "mean $\\lVert \\nabla \\log p_\\sigma\\rVert^2$",
+        "relative",
+        "mean cosine",
+    ],
+    rows,
 )
 
 # %% tags=["prose"]
@@ -1436,16 +1505,6 @@ for name, samples in chains.items():
     deviations[name] = (weights - true_weights).abs().max().item()
     rows.append([f"Langevin, {name} score", f"{distances[name]:.3f}"])
     rows[-1] += [f"{w:.3f} ± {e:.3f}" for w, e in zip(weights, errors)]
-display.show_table(
-    [
-        "samples",
-        "sliced Wasserstein to $p_\\sigma$",
-        "weight of mode 1 (0.5)",
-        "mode 2 (0.3)",
-        "mode 3 (0.2)",
-    ],
-    rows,
-)
 ends = [noisy_mixture.assign(samples) for samples in chains.values()]
 switched = (ends[0] != ends[1]).double().mean().item()
 ratios = {name: distance / floor for name, distance in distances.items()}
@@ -1466,6 +1525,16 @@ claims.claim(
     "only a few percent of the chains end in a different mode",
     switched < 0.1,
     switched=switched,
+)
+display.show_table(
+    [
+        "samples",
+        "sliced Wasserstein to $p_\\sigma$",
+        "weight of mode 1 (0.5)",
+        "mode 2 (0.3)",
+        "mode 3 (0.2)",
+    ],
+    rows,
 )
 
 # %% alt="Three scatter plots of the noisy mixture: fresh exact samples, samples from Langevin dynamics with the learned score, and with the exact noisy score. All three look alike: three modes with similar relative weights."
@@ -1576,11 +1645,195 @@ separate the two here; on the mixture we could.
 """)
 
 # %% [markdown]
+# ### Exercise 3.4: a run that went wrong (diagnose it, about 5 minutes)
+#
+# A colleague wants sharper samples, and lowers the noise. The data: eight narrow modes
+# on a circle of radius 4, each with standard deviation 0.2 (the package's
+# `examples.ring_of_gaussians`). The network: the small `ScoreMLP` of Exercise 3.3 (two
+# hidden layers of width 64), trained by denoising score matching at $\sigma = 0.05$
+# with about the budget that learned the mixture at $\sigma = 0.5$ there: 600 steps of
+# Adam at learning rate $3\times10^{-3}$, on batches of 256. Langevin dynamics with the
+# learned score gives a blurred ring instead of eight modes. Before you answer, look at
+# four controls. We run the chains from uniform starts, from samples of $p_\sigma$, and
+# four times longer; we run them with the exact noisy score; and we train the same
+# network, from the same initial weights, on the same batches, with the regression
+# target $-z/\sigma$ replaced by the exact $\nabla \log p_\sigma(\tilde x)$ (possible
+# here only because we know it).
+
+# %%
+ring = examples.ring_of_gaussians(8, radius=4.0, std=0.2)
+small_sigma = 0.05
+noisy_ring = ring.perturbed(small_sigma)  # p_sigma, exactly
+ring_data = ring.sample(4096, generator=seeds.generator(20))
+
+
+def noise_free_regression(model, batch, generator):
+    """The regression of DSM with the exact noisy score as its target."""
+    noisy_batch = batch + small_sigma * torch.randn(
+        batch.shape, generator=generator
+    )
+    residual = model(noisy_batch) - noisy_ring.score(noisy_batch)
+    return 0.5 * residual.pow(2).sum(dim=1).mean()
+
+
+ring_objectives = {
+    "denoising network": dsm_objective(small_sigma),
+    "noise-free network": noise_free_regression,
+}
+ring_nets = {}
+for name, objective in ring_objectives.items():
+    seeds.manual_seed(21)  # the same initial weights for both networks
+    ring_nets[name] = nets.ScoreMLP(dim=2, hidden=64, depth=2)
+    training.train(
+        ring_nets[name],
+        objective,
+        ring_data,
+        n_steps=600,
+        batch_size=256,
+        lr=3e-3,
+        seed=seeds.seed(22),  # the same batches and noise for both
+        progress=False,
+    )
+
+# %%
+g = seeds.generator(23)
+ring_test = noisy_ring.sample(4000, generator=g)  # samples of p_sigma
+ring_scale = noisy_ring.score(ring_test).pow(2).sum(1).mean().item()
+relative = {
+    name: metrics.fisher_divergence(net, noisy_ring.score, ring_test)
+    / ring_scale
+    for name, net in ring_nets.items()
+}
+# "off the modes": where p_sigma is lower than at 99% of its own samples
+off_level = torch.quantile(noisy_ring.log_prob(ring_test), 0.01)
+uniform_starts = torch.empty(1000, 2).uniform_(-6, 6, generator=g)
+denoiser = ring_nets["denoising network"]
+ring_runs = {  # name: (score, where the chains start, Langevin steps)
+    "exact noisy score": (noisy_ring.score, uniform_starts, 1000),
+    "denoising network": (denoiser, uniform_starts, 1000),
+    "denoising network, started on p_sigma": (
+        denoiser,
+        ring_test[:1000],
+        1000,
+    ),
+    "denoising network, 4 times the steps": (denoiser, uniform_starts, 4000),
+    "noise-free network": (
+        ring_nets["noise-free network"],
+        uniform_starts,
+        1000,
+    ),
+}
+ring_samples, off_modes, rows = {}, {}, []
+for name, (score, start_points, n_steps) in ring_runs.items():
+    with torch.no_grad():
+        ring_samples[name] = sampling.langevin(
+            score, start_points, 0.002, n_steps, generator=seeds.generator(24)
+        ).samples
+    below = noisy_ring.log_prob(ring_samples[name]) < off_level
+    off_modes[name] = below.double().mean().item()
+    error = relative.get(name.split(",")[0], 0.0)  # exact: no error
+    label = name.replace("p_sigma", "samples of $p_\\sigma$")
+    rows.append([label, f"{error:.3f}", f"{off_modes[name]:.1%}"])
+# 1000 chains: a fraction has a standard error of at most 0.016. Across
+# seeds the denoising runs end 75-87% off the modes, the others 1-3%; the
+# relative D_F is 0.89-0.95 for denoising, 0.007-0.034 noise-free.
+claims.claim(
+    "the exact score and the noise-free network put the samples on the modes",
+    off_modes["exact noisy score"] < 0.03
+    and off_modes["noise-free network"] < 0.06,
+    **off_modes,
+)
+denoising_runs = [off_modes[name] for name in list(ring_runs)[1:4]]
+claims.claim(
+    "with the denoising network most samples end off the modes, however"
+    " the chains start and whether they run 1000 or 4000 steps",
+    min(denoising_runs) > 0.5
+    and abs(denoising_runs[2] - denoising_runs[0]) < 0.1,
+    **off_modes,
+)
+claims.claim(
+    "on samples of p_sigma the denoising network is far from the noisy"
+    " score, and the same network with the noise-free target close to it",
+    relative["denoising network"] > 0.5
+    and relative["noise-free network"] < 0.1,
+    **relative,
+)
+display.show_table(
+    [
+        "Langevin with the score of",
+        "relative $D_F$ of that score on samples of $p_\\sigma$",
+        "samples off the modes",
+    ],
+    rows,
+)
+
+# %% alt="Three scatter plots of 1000 Langevin samples each, from uniform starts, for the ring of eight narrow modes at sigma = 0.05. With the exact noisy score the samples sit on the eight modes. With the network trained by denoising score matching they form a blurred ring, most of them between the modes. With the same network trained on the noise-free target they sit on the eight modes again."
+panels = ["exact noisy score", "denoising network", "noise-free network"]
+titles = [
+    "exact $\\nabla \\log p_\\sigma$",
+    "network, target $-z/\\sigma$",
+    "network, target $\\nabla \\log p_\\sigma$",
+]
+ring_window = (-6.0, 6.0)
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
+for ax, name, title in zip(axes, panels, titles):
+    plotting.plot_samples(
+        ring_samples[name], ax=ax, size=2, xlim=ring_window, ylim=ring_window
+    )
+    ax.set(title=title)
+plt.tight_layout()
+plt.show()
+
+# %% tags=["prose"]
+display.prose(f"""
+With the exact noisy score, {off_modes["exact noisy score"]:.1%} of the samples end
+off the modes, close to the 1% that the definition leaves. With the network trained by
+denoising score matching, {off_modes["denoising network"]:.0%} do from uniform starts,
+{off_modes["denoising network, started on p_sigma"]:.0%} from samples of
+$p_\\sigma$, and {off_modes["denoising network, 4 times the steps"]:.0%} after four
+times as many steps; on samples of $p_\\sigma$ its relative Fisher divergence is
+{relative["denoising network"]:.2f}. The same network trained on the noise-free target
+reaches {relative["noise-free network"]:.3f}, and its chains end off the modes
+{off_modes["noise-free network"]:.1%} of the time.
+""")
+
+# %% [markdown]
+# What went wrong?
+#
+# - **a.** The chains start far from the data, where the network never saw a training point, so its score there is a guess.
+# - **b.** Langevin dynamics needs more steps to settle into modes this narrow.
+# - **c.** The step size $\epsilon = 0.002$ is too large for modes this narrow.
+# - **d.** A network this small cannot represent so sharp a score, or the learning rate does not suit it.
+# - **e.** At $\sigma = 0.05$ the regression target is mostly noise, and 600 steps are far too few.
+
+# %%
+answer = None  # "a", "b", "c", "d" or "e"
+check_small_sigma_diagnosis(answer)
+
+# %% tags=["solution"]
+from ebm_book.exercises.ch03_score_matching import check_small_sigma_diagnosis
+
+answer = "e"  # the controls rule out a, b, c and d
+check_small_sigma_diagnosis(answer)
+
+# %% tags=["prose"]
+display.prose(f"""
+In numbers: the noise in the target $-z/\\sigma$ has a standard deviation of
+$1/\\sigma$ = {1 / small_sigma:.0f} in each coordinate, while the score it averages to,
+$\\nabla \\log p_\\sigma$, has a root mean square of
+{(ring_scale / 2) ** 0.5:.1f} per coordinate on samples of $p_\\sigma$. Section 3.4
+measured the consequence: the gradient's noise grows like $1/\\sigma$. A budget that
+was plenty at $\\sigma = 0.5$ leaves the network far from $\\nabla \\log p_\\sigma$ at
+$\\sigma = 0.05$, everywhere, not only far from the data.
+""")
+
+# %% [markdown]
 # Three observations from this section lead to the next chapter. The learned score is
 # accurate only where the data is, but Langevin chains *start* where it is not. A large
 # $\sigma$ would spread the noisy data over more of the space and make the score
 # accurate there, at the price of a blurred target. And a single $\sigma$ forces a choice
-# between the two, as Section 3.4 showed. [Song & Ermon (2019)](../references.md#song2019)
+# between the two, as Section 3.4 showed: made too small, it also starves the training
+# of signal, as Exercise 3.4 did. [Song & Ermon (2019)](../references.md#song2019)
 # identified these same problems; their remedy, to learn the score at many noise levels
 # at once and to anneal through them while sampling, is the subject of Chapter 4.
 #

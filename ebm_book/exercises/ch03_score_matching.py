@@ -1,53 +1,37 @@
-r"""Chapter 3: the implicit and denoising score-matching losses, and a noise predictor's score."""
+r"""Chapter 3: the score-matching losses, Vincent's constant, a noise predictor's score, and a
+score network trained at too small a noise level.
+
+The "build it" grader (a denoising loss and a training loop, judged by the field they
+learn) lives in `ch03_training`; it is re-exported here, so that the chapter imports all
+of its graders from this module.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
-from ._framework import CheckFailed, _as_tensor, checker, diagnose
+from ._framework import (
+    CheckFailed,
+    _as_tensor,
+    checker,
+    compare_formula,
+    diagnose,
+    multiple_choice,
+)
+from .ch03_losses import _as_scalar_loss, _TinyScore
+from .ch03_training import check_score_training
 
 __all__ = [
     "check_denoising_score_matching",
+    "check_gaussian_c_sigma",
     "check_implicit_score_matching",
     "check_score_from_noise_prediction",
+    "check_score_training",
+    "check_small_sigma_diagnosis",
 ]
-
-
-class _TinyScore(torch.nn.Module):
-    r"""A small fixed score model $s(x) = W_2 \tanh(W_1 x + b_1) - x$ in double precision.
-
-    Its parameters come from a private generator, so a checker never touches the reader's
-    global random state, and its Jacobian is far from diagonal, so that a trace computed
-    from the wrong entries shows up.
-    """
-
-    def __init__(self, dim: int = 3, hidden: int = 8, seed: int = 0) -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(seed)
-        self.w1 = torch.nn.Parameter(torch.randn(hidden, dim, generator=g, dtype=torch.float64))
-        self.b1 = torch.nn.Parameter(torch.randn(hidden, generator=g, dtype=torch.float64))
-        self.w2 = torch.nn.Parameter(
-            torch.randn(dim, hidden, generator=g, dtype=torch.float64) / hidden**0.5
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(x @ self.w1.T + self.b1) @ self.w2.T - x
-
-
-def _as_scalar_loss(result: object, what: str, n: int) -> torch.Tensor:
-    result = _as_tensor(result, what)
-    if result.numel() != 1:
-        hint = (
-            "that is one value per point: average them with .mean()."
-            if result.shape == (n,)
-            else "sum over the coordinates, then average over the points."
-        )
-        raise CheckFailed(
-            f"{what} should return one number (a 0-d tensor); got shape {tuple(result.shape)}: {hint}"
-        )
-    return result.reshape(())
 
 
 def _parameter_gradients(loss: torch.Tensor, model: torch.nn.Module) -> list[torch.Tensor]:
@@ -247,3 +231,93 @@ def check_score_from_noise_prediction(
             atol=1e-9,
         )
     return "s = -eps / sqrt(1 - alpha_bar): a noise predictor is a score model in disguise."
+
+
+def _spd(d: int, seed: int) -> torch.Tensor:
+    """A random covariance matrix of size d, with unequal variances and correlations."""
+    a = torch.randn(d, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return a @ a.T / d + 0.2 * torch.eye(d, dtype=torch.float64)
+
+
+def _noisy_precision(cov: torch.Tensor, sigma: float, added: float | None = None) -> torch.Tensor:
+    """(Sigma + added I)^(-1), with added = sigma^2 unless given."""
+    added = sigma**2 if added is None else added
+    return torch.linalg.inv(cov + added * torch.eye(cov.shape[0], dtype=cov.dtype))
+
+
+@checker
+def check_gaussian_c_sigma(c_sigma: Callable[..., object]) -> str:
+    r"""Check ``c_sigma(cov, sigma)``, Vincent's constant $C_\sigma$ for data $\mathcal{N}(\mu, \Sigma)$.
+
+    $J_{\text{DSM}} = J_{\text{ESM},\sigma} + C_\sigma$ with
+    $C_\sigma = \frac{d}{2\sigma^2} - \tfrac12\mathbb{E}_{p_\sigma}\lVert\nabla\log p_\sigma\rVert^2$,
+    and for Gaussian data $p_\sigma = \mathcal{N}(\mu, \Sigma + \sigma^2 I)$, so that
+    $C_\sigma = \frac{d}{2\sigma^2} - \tfrac12\operatorname{tr}\big((\Sigma + \sigma^2 I)^{-1}\big)$.
+    The formula is evaluated for covariances of several sizes and shapes.
+
+    Examples
+    --------
+    >>> def c_sigma(cov, sigma):
+    ...     d = cov.shape[0]
+    ...     noisy = cov + sigma**2 * torch.eye(d, dtype=cov.dtype)
+    ...     return d / (2 * sigma**2) - 0.5 * torch.linalg.inv(noisy).trace()
+    >>> check_gaussian_c_sigma(c_sigma)
+    ✅ Correct! ...
+    True
+    >>> check_gaussian_c_sigma(lambda cov, sigma: cov.shape[0] / (2 * sigma**2))
+    ❌ Not yet: ... second term ...
+    False
+    """
+    covs = [
+        torch.tensor([[1.0]], dtype=torch.float64),
+        torch.tensor([[1.0, 0.6], [0.6, 0.5]], dtype=torch.float64),  # Section 3.2's Gaussian
+        torch.diag(torch.tensor([0.25, 4.0], dtype=torch.float64)),
+        _spd(3, 0),
+        _spd(5, 1),
+    ]
+    # compare_formula passes each point's entries on as they are: here a matrix and a number
+    points: list[tuple[Any, ...]] = [(cov, sigma) for cov in covs for sigma in (0.1, 0.5, 1.7)]
+
+    def d(cov: torch.Tensor) -> int:
+        return cov.shape[0]
+
+    def trace(matrix: torch.Tensor) -> float:
+        return matrix.trace().item()
+
+    def right(cov: torch.Tensor, sigma: float) -> float:
+        return d(cov) / (2 * sigma**2) - 0.5 * trace(_noisy_precision(cov, sigma))
+
+    mistakes = [
+        (lambda cov, sigma: d(cov) / (2 * sigma**2), "that is d/(2 sigma^2) alone: the second term of C_sigma, half the mean squared noisy score, is missing. The score of the noisy data has a mean square you can compute."),
+        (lambda cov, sigma: 2 * right(cov, sigma), "that is twice C_sigma: both terms carry a factor 1/2."),
+        (lambda cov, sigma: d(cov) / (2 * sigma**2) + 0.5 * trace(_noisy_precision(cov, sigma)), "the mean squared noisy score is subtracted: C_sigma is what the exact noisy score cannot explain of the target's mean square."),
+        (lambda cov, sigma: d(cov) / (2 * sigma**2) - 0.5 * trace(torch.linalg.inv(cov)), "that uses the score of the clean data, with covariance Sigma: the noisy data x + sigma z has covariance Sigma + sigma^2 I."),
+        (lambda cov, sigma: d(cov) / (2 * sigma**2) - 0.5 * trace(_noisy_precision(cov, sigma, sigma)), "the noise sigma z adds sigma^2 I to the covariance, not sigma I."),
+        (lambda cov, sigma: 1 / (2 * sigma**2) - 0.5 * trace(_noisy_precision(cov, sigma)), "E||z / sigma||^2 = d / sigma^2: each of the d coordinates contributes 1 / sigma^2."),
+        (lambda cov, sigma: d(cov) / (2 * sigma**2) - 0.5 * trace(_noisy_precision(cov, sigma) @ _noisy_precision(cov, sigma)), "the mean of ||A y||^2 over y ~ N(0, S) is tr(A S A^T), not tr(A A^T): the covariance of the noisy data enters too."),
+        (lambda cov, sigma: d(cov) / (2 * sigma**2) - d(cov) ** 2 / (2 * (trace(cov) + d(cov) * sigma**2)), "that is right when all variances are equal (Sigma a multiple of I), but not for this covariance: each direction of Sigma contributes on its own."),
+    ]  # fmt: skip
+    compare_formula(
+        lambda cov, sigma: c_sigma(cov.clone(), sigma),
+        right,
+        points,
+        mistakes,
+        name="c_sigma(cov, sigma)",
+        rtol=1e-5,
+    )
+    return (
+        "C_sigma = d/(2 sigma^2) - tr((Sigma + sigma^2 I)^-1)/2: positive, and large at small "
+        "sigma, where the noise's own mean square d/sigma^2 dominates the loss."
+    )
+
+
+check_small_sigma_diagnosis = multiple_choice(
+    "check_small_sigma_diagnosis",
+    {
+        "a": (False, "the chains do start where the network saw no training points, and there its score is an extrapolation (Section 3.6's error map); but that is not what went wrong here: the chains started on fresh samples of p_sigma end just as badly, and the network's error is large on those samples themselves."),
+        "b": (False, "four times as many Langevin steps leave the samples where they were: the chains have settled where the learned field leads them."),
+        "c": (False, "with the exact noisy score, the same step size and the same number of steps put the chains on the eight modes."),
+        "d": (False, "the same network, learning rate and number of steps, regressed on the exact noisy score instead of on -z/sigma, learns the field closely: the network can represent it, and Adam can find it."),
+        "e": (True, "the target -z/sigma has a standard deviation of 1/sigma = 20 in each coordinate, while the score it averages to is about 5: each gradient step is mostly noise (Section 3.4), and 600 steps leave the network far from grad log p_sigma even where the data are. Many more steps with a decaying learning rate would help, slowly; Chapter 4 trains at many noise levels instead."),
+    },
+)  # fmt: skip
