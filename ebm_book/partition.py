@@ -18,19 +18,19 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import torch
 
-from ._types import EnergyFn
+from ._types import EnergyFn, Proposal
 from ._validation import (
+    draw_from_proposal,
     require_bounds,
     require_callable,
     require_energy_values,
     require_generator,
     require_int,
-    require_points,
     require_positive,
+    require_proposal,
     require_real,
 )
 from .energies import Energy
@@ -258,12 +258,9 @@ def monte_carlo_partition(
     return _estimate_from_log_weights(_log_boltzmann_weights(energy, x, temperature), log_volume)
 
 
-class Proposal(Protocol):
-    """What an importance-sampling proposal must offer (e.g. `Gaussian`)."""
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor: ...
-
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor: ...
+def _dim(energy: EnergyFn) -> int | None:
+    """The dimension of one of the book's energies; ``None`` for a plain function."""
+    return energy.dim if isinstance(energy, Energy) else None
 
 
 def importance_sampling_partition(
@@ -308,23 +305,10 @@ def importance_sampling_partition(
     True
     """
     require_callable(energy, "energy")
-    if not callable(getattr(proposal, "sample", None)) or not callable(
-        getattr(proposal, "log_prob", None)
-    ):
-        raise TypeError(
-            "proposal must have the methods sample(n, generator=...) and log_prob(x), as "
-            f"ebm_book.energies.Gaussian does; got {type(proposal).__name__}."
-        )
+    require_proposal(proposal)
     n_samples = require_int(n_samples, "n_samples", minimum=2)  # 2 for a standard error
     temperature = require_positive(temperature, "temperature")
     require_generator(generator)
-    x = proposal.sample(n_samples, generator=generator)
-    dim = energy.dim if isinstance(energy, Energy) else None  # a plain function's is unknown
-    require_points(x, dim=dim, name="proposal.sample(n)")
-    if x.shape[0] != n_samples:
-        raise ValueError(
-            f"proposal.sample(n) must return n = {n_samples} points; got {x.shape[0]}."
-        )
-    log_q = require_energy_values(proposal.log_prob(x), x, name="proposal.log_prob", finite=True)
+    x, log_q = draw_from_proposal(proposal, n_samples, generator, _dim(energy))
     log_weights = _log_boltzmann_weights(energy, x, temperature) - log_q.double()
     return _estimate_from_log_weights(log_weights, 0.0)
