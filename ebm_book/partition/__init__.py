@@ -1,0 +1,26 @@
+r"""Estimating the partition function $Z_T = \int e^{-E(x)/T}\,\mathrm{d}x$.
+
+Three estimators, in the order the book meets them:
+
+* `quadrature_partition`: a tensor-product trapezoidal rule on a box. Exact in
+  the limit, but a grid of $m$ points per axis costs $m^d$ energy evaluations.
+* `monte_carlo_partition`: uniform samples in a box,
+  $\hat Z = V \cdot \frac1n \sum_i e^{-E(x_i)/T}$.
+* `importance_sampling_partition`: samples from a proposal $q$,
+  $\hat Z = \frac1n \sum_i e^{-E(x_i)/T} / q(x_i)$.
+
+All three return a `PartitionEstimate`. Sums of exponentials are done in log
+space (``logsumexp``) so that huge or tiny $Z$ do not overflow.
+"""
+
+from ._estimate import PartitionEstimate
+from ._quadrature import quadrature_partition, tensor_grid
+from ._sampling import importance_sampling_partition, monte_carlo_partition
+
+__all__ = [
+    "PartitionEstimate",
+    "importance_sampling_partition",
+    "monte_carlo_partition",
+    "quadrature_partition",
+    "tensor_grid",
+]
