@@ -8,11 +8,16 @@ import torch
 from ebm_book.energies import Gaussian
 from ebm_book.partition import (
     PartitionEstimate,
+    annealed_importance_sampling,
     importance_sampling_partition,
     monte_carlo_partition,
     quadrature_partition,
     tensor_grid,
 )
+
+
+def seeded(seed):
+    return torch.Generator().manual_seed(seed)
 
 
 def half_square_norm(x):
@@ -105,6 +110,86 @@ def test_importance_sampling_weights_degenerate_in_high_dimension():
         ).effective_sample_size
     assert ess[2] > 0.8 * 5000
     assert ess[200] < 0.02 * 5000
+
+
+class IsotropicGaussian:
+    """The proposal N(0, scale^2 I) of Chapter 1, with a log density that is cheap in 200-D."""
+
+    def __init__(self, dim, scale):
+        self.dim, self.scale = dim, scale
+
+    def sample(self, n, generator=None):
+        return self.scale * torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
+
+    def log_prob(self, x):
+        norm = self.dim * (math.log(self.scale) + 0.5 * math.log(2 * math.pi))
+        return -0.5 * (x / self.scale).pow(2).sum(1) - norm
+
+
+def test_annealed_importance_sampling_with_one_level_is_importance_sampling():
+    target, proposal = Gaussian([1.0, -1.0]), Gaussian([0.0, 0.0], cov=2.0)
+    plain = importance_sampling_partition(target, proposal, 500, generator=seeded(3))
+    annealed = annealed_importance_sampling(target, proposal, 500, 1, generator=seeded(3))
+    assert annealed.log_value == pytest.approx(plain.log_value, abs=1e-5)
+    assert annealed.effective_sample_size == pytest.approx(plain.effective_sample_size, rel=1e-4)
+    assert math.isnan(annealed.acceptance_rate) and annealed.n_evaluations == 500
+
+
+def test_annealed_importance_sampling_is_unbiased_and_reports_honest_standard_errors():
+    """E[hat Z] = Z for every number of levels: with only 4 levels, the mean of 200 independent
+    estimates lies within 4 of its standard errors (their spread / sqrt(200)) of Z, and the
+    error each estimate reports matches the spread within 20% (as for the other estimators)."""
+    root = torch.tensor([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [-0.3, 0.5, 0.7]])
+    target = Gaussian([1.0, -0.5, 0.5], cov=root @ root.T)
+    proposal = Gaussian([0.0, 0.0, 0.0], cov=3.0)
+    true_z = math.exp(target.log_partition())
+    g = seeded(4)
+    estimates = [
+        annealed_importance_sampling(target, proposal, 50, 4, 0.5, generator=g) for _ in range(200)
+    ]
+    values = torch.tensor([e.value for e in estimates], dtype=torch.float64)
+    assert abs(values.mean().item() - true_z) < 4 * values.std().item() / math.sqrt(200)
+    reported = torch.tensor([e.std_error for e in estimates]).mean().item()
+    assert reported == pytest.approx(values.std().item(), rel=0.2)
+
+
+def test_annealed_importance_sampling_error_shrinks_with_more_levels():
+    """The relative error of hat Z shrinks as the levels multiply, towards 1/sqrt(S).
+
+    With Var(log w) ~ 1/S, each factor 4 in S halves the error. Over 8 seeds the measured
+    ratios were 1.65 +- 0.07 (from S = 4 to 16) and 1.87 +- 0.05 (from 16 to 64): each
+    reported error, from 2000 chains, is known to a few percent. The bounds 1.4 and 1.6 sit
+    more than 3.5 of those spreads below, and far above 1 (no improvement)."""
+    target, proposal = Gaussian(torch.zeros(10)), IsotropicGaussian(10, 1.5)
+    errors = [
+        annealed_importance_sampling(
+            target, proposal, 2000, levels, 0.5, generator=seeded(5)
+        ).relative_std_error
+        for levels in (4, 16, 64)
+    ]
+    assert errors[0] > 1.4 * errors[1] and errors[1] > 1.6 * errors[2]
+
+
+def test_annealed_importance_sampling_repairs_importance_sampling_in_200_dimensions():
+    """Chapter 1's proposal, 20% too wide per axis, on the standard Gaussian in d = 200.
+
+    Importance sampling's exact relative standard deviation is sqrt((1.44 / sqrt(1.88))^d - 1)
+    / sqrt(n) (Chapter 1), above 5 here, and its weights collapse onto a handful of samples.
+    Annealing from the same proposal in 100 steps keeps a large effective sample and an
+    estimate within 4 of its reported standard errors, which are below 15%."""
+    dim, n = 200, 500
+    true_z = math.exp(0.5 * dim * math.log(2 * math.pi))
+    proposal = IsotropicGaussian(dim, 1.2)
+    exact_sd = math.sqrt(((1.44 / math.sqrt(1.88)) ** dim - 1) / n)
+    plain = importance_sampling_partition(half_square_norm, proposal, n, generator=seeded(6))
+    annealed = annealed_importance_sampling(
+        half_square_norm, proposal, n, 100, 0.5, generator=seeded(6)
+    )
+    assert exact_sd > 5 and plain.effective_sample_size < 0.05 * n
+    assert annealed.effective_sample_size > 0.1 * n
+    assert annealed.relative_std_error < 0.15
+    assert abs(annealed.relative_error(true_z)) < 4 * annealed.relative_std_error
+    assert 0.4 < annealed.acceptance_rate < 0.95
 
 
 def test_partition_estimate_relative_error():

@@ -1,6 +1,6 @@
 r"""Estimating the partition function $Z_T = \int e^{-E(x)/T}\,\mathrm{d}x$.
 
-Three estimators, in the order the book meets them:
+Four estimators, in the order the book meets them:
 
 * `quadrature_partition`: a tensor-product trapezoidal rule on a box. Exact in
   the limit, but a grid of $m$ points per axis costs $m^d$ energy evaluations.
@@ -8,17 +8,22 @@ Three estimators, in the order the book meets them:
   $\hat Z = V \cdot \frac1n \sum_i e^{-E(x_i)/T}$.
 * `importance_sampling_partition`: samples from a proposal $q$,
   $\hat Z = \frac1n \sum_i e^{-E(x_i)/T} / q(x_i)$.
+* `annealed_importance_sampling`: importance sampling along a path of densities from $q$
+  to $p_T$, with MCMC moves in between (Neal, 2001); it keeps working in dimensions where
+  plain importance sampling has collapsed.
 
-All three return a `PartitionEstimate`. Sums of exponentials are done in log
+All four return a `PartitionEstimate`. Sums of exponentials are done in log
 space (``logsumexp``) so that huge or tiny $Z$ do not overflow.
 """
 
+from ._annealed import annealed_importance_sampling
 from ._estimate import PartitionEstimate
 from ._quadrature import quadrature_partition, tensor_grid
 from ._sampling import importance_sampling_partition, monte_carlo_partition
 
 __all__ = [
     "PartitionEstimate",
+    "annealed_importance_sampling",
     "importance_sampling_partition",
     "monte_carlo_partition",
     "quadrature_partition",

@@ -28,6 +28,8 @@ class PartitionEstimate:
         Number of energy evaluations spent.
     effective_sample_size
         $(\sum_i w_i)^2 / \sum_i w_i^2$ for weights $w_i$ (``nan`` for quadrature).
+    acceptance_rate
+        Fraction of accepted MCMC moves (annealed importance sampling only; else ``nan``).
 
     Examples
     --------
@@ -42,6 +44,7 @@ class PartitionEstimate:
     relative_std_error: float = math.nan
     n_evaluations: int = 0
     effective_sample_size: float = math.nan
+    acceptance_rate: float = math.nan
 
     def __post_init__(self) -> None:
         require_real(self.log_value, "log_value")
