@@ -3,6 +3,8 @@ r"""Small neural networks for 2-D experiments: score models and energy models.
 * `ScoreMLP`: $s_\theta: \mathbb{R}^d \to \mathbb{R}^d$, a direct model of the score.
 * `EnergyMLP`: $E_\theta: \mathbb{R}^d \to \mathbb{R}$, whose score
   $-\nabla_x E_\theta$ is a true gradient field, computed by autograd.
+* `SelfNormalizingEnergy`: an energy with a learned constant $c$, so that
+  $-E_\theta - c$ is a log-density (fitted by noise-contrastive estimation).
 
 Both are multilayer perceptrons with SiLU activations (smooth, so that the second
 derivatives used by score matching exist everywhere).
@@ -17,10 +19,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._validation import require_int, require_noise_levels, require_points
+from ._validation import require_int, require_noise_levels, require_points, require_real
 from .score import score_from_energy
 
-__all__ = ["EnergyMLP", "NoiseConditionalScoreMLP", "ScoreMLP", "mlp"]
+__all__ = ["EnergyMLP", "NoiseConditionalScoreMLP", "ScoreMLP", "SelfNormalizingEnergy", "mlp"]
 
 
 def mlp(in_dim: int, out_dim: int, hidden: int = 128, depth: int = 3) -> nn.Sequential:
@@ -100,6 +102,49 @@ class EnergyMLP(nn.Module):
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         return score_from_energy(self, x, create_graph=True)
+
+
+class SelfNormalizingEnergy(nn.Module):
+    r"""An energy $E_\theta$ and a learned constant $c$: the model $\log p_\theta(x) = -E_\theta(x) - c$.
+
+    Maximum likelihood cannot learn $c$ (the likelihood is normalized by $Z_\theta$
+    whatever $c$ is), but noise-contrastive estimation treats $c$ as one more parameter
+    and drives it to $\log Z_\theta$ (Gutmann & Hyvärinen, 2010): see
+    `ebm_book.losses.noise_contrastive_estimation`. ``model(x)`` is the energy,
+    ``model.log_prob(x)`` the log-density, ``model.log_normalizer`` is $c$.
+
+    Parameters
+    ----------
+    energy
+        $E_\theta$, a module mapping ``(N, d)`` to ``(N,)``, such as `EnergyMLP`.
+    log_normalizer
+        The initial $c$.
+
+    Examples
+    --------
+    >>> model = SelfNormalizingEnergy(EnergyMLP(dim=2, hidden=16), log_normalizer=1.5)
+    >>> x = torch.zeros(3, 2)
+    >>> torch.equal(model.log_prob(x), -model(x) - 1.5)
+    True
+    """
+
+    def __init__(self, energy: nn.Module, log_normalizer: float = 0.0) -> None:
+        super().__init__()
+        if not isinstance(energy, nn.Module):
+            raise TypeError(
+                f"energy must be a torch.nn.Module (such as EnergyMLP); got {type(energy).__name__}."
+            )
+        self.energy = energy
+        value = torch.tensor(require_real(log_normalizer, "log_normalizer"))
+        self.log_normalizer = nn.Parameter(value)
+        self.dim = getattr(energy, "dim", None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.energy(x)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        r"""$\log p_\theta(x) = -E_\theta(x) - c$, shape ``(N,)``."""
+        return -self.energy(x) - self.log_normalizer.to(x.dtype)
 
 
 class NoiseConditionalScoreMLP(nn.Module):

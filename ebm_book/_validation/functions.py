@@ -96,11 +96,16 @@ def _require_tensor_output(values: object, name: str, expected: str) -> torch.Te
 
 
 def require_energy_values(
-    values: object, points: torch.Tensor, name: str = "energy", finite: bool = False
+    values: object,
+    points: torch.Tensor,
+    name: str = "energy",
+    finite: bool = False,
+    shape_only: bool = False,
 ) -> torch.Tensor:
     """Check that a function of ``points`` returned one real number per point, and no NaN.
 
     ``+inf`` is allowed (an energy of zero probability) unless ``finite``; ``-inf`` never is.
+    With ``shape_only`` the values are not looked at: inside a loss, a NaN becomes the loss.
 
     Examples
     --------
@@ -119,6 +124,8 @@ def require_energy_values(
             f"{name} must return a tensor of shape ({n},), one value per point; "
             f"got shape {tuple(values.shape)}."
         )
+    if shape_only:
+        return values
     total = values.sum().item()  # NaN or -inf anywhere makes it NaN or -inf
     if math.isfinite(total) or (total == math.inf and not finite):
         return values
