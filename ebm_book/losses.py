@@ -359,6 +359,7 @@ def noise_contrastive_estimation(
     require_points(x)
     require_proposal(noise, "noise")
     noise_ratio = require_int(noise_ratio, "noise_ratio")
+    require_generator(generator)
     y, log_q_y = draw_from_proposal(noise, noise_ratio * x.shape[0], generator, x.shape[1], "noise")
     y, log_q_y = y.to(x), log_q_y.to(x)
     log_q_x = require_energy_values(noise.log_prob(x), x, "noise.log_prob", finite=True).to(x)

@@ -226,9 +226,9 @@ def grid_sample(
     >>> x.mean(0).round(decimals=1), x.var(0).round(decimals=1)
     (tensor([ 1., -1.]), tensor([0.5000, 0.5000]))
     """
-    bounds, points, log_terms = _grid_log_terms(energy, bounds, n_per_axis, temperature)
     require_int(n, "n")
     require_generator(generator, "cpu")
+    bounds, points, log_terms = _grid_log_terms(energy, bounds, n_per_axis, temperature)
     probabilities = torch.softmax(log_terms, dim=0)
     centres = points[torch.multinomial(probabilities, n, replacement=True, generator=generator)]
     low, high = (torch.tensor(side, dtype=points.dtype) for side in zip(*bounds))
