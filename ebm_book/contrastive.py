@@ -19,8 +19,8 @@ methods apart:
 | replay buffer (Du & Mordatch, 2019) | a random subset of many stored chains, 5% restarted from noise | ``ReplayBuffer(box, capacity=10_000, reinit_prob=0.05)`` |
 | short-run from noise (Nijkamp et al., 2019) | fresh uniform noise | ``ReplayBuffer(box, capacity=batch_size, reinit_prob=1)`` |
 
-Sizes that run in seconds on a CPU: 2-D data, an `nets.EnergyMLP` of width 64 to 128,
-batches of 256, 20 Langevin steps per training step, a few hundred training steps.
+Sizes that run in seconds on a CPU: 2-D data, an `nets.EnergyMLP` of width 64, batches of
+128, 10 Langevin steps per training step: 300 training steps take about 2 s on one core.
 """
 
 from __future__ import annotations
@@ -65,8 +65,10 @@ def short_run_langevin(
     2019, Algorithm 1): a few steps, not a converged chain. With $T = 1$ it is `langevin`
     on the score $-\nabla_x E$. A noise smaller than $\sqrt{\epsilon}$, as much EBM code
     uses, is Langevin dynamics on the colder density $p_T \propto e^{-E/T}$ with step
-    $\epsilon T$: here that is ``temperature`` $T < 1$. Du & Mordatch's step $\lambda$ and
-    noise $\omega$ are $\epsilon = 2\lambda$ and $T = \omega^2 / (2\lambda)$.
+    $\epsilon T$: here that is ``temperature`` $T < 1$. Code that writes the update as
+    ``x - step * grad + noise * z``, with ``step`` and ``noise`` chosen separately (as
+    Du & Mordatch do in practice), runs this sampler with $\epsilon = 2\,$``step`` and
+    $T =$ ``noise``$^2 / (2\,$``step``$)$.
 
     The gradient in $x$ is taken by autograd, one step at a time, and nothing else is kept:
     no graph runs across steps, no gradient reaches the energy's parameters, and the samples
@@ -150,7 +152,7 @@ class ReplayBuffer:
     bounds
         The box of the uniform noise, one ``(low, high)`` pair per dimension; it sets $d$.
     capacity
-        The number of stored chains.
+        The number of stored chains (the length of ``initial``, when that is given).
     reinit_prob
         The probability that a chain drawn by `sample` restarts from noise, in $[0, 1]$.
     initial

@@ -263,9 +263,9 @@ def contrastive_divergence(
     divergence* is the sampler's business (`ebm_book.contrastive`): $M$ Langevin steps from
     the data (CD), persistent chains (PCD), or a replay buffer. Its value is not a
     log-likelihood (it ignores $\log Z_\theta$); only its gradient means something. The
-    penalty with weight $\lambda_E$ (``regularization``; Du & Mordatch 2019 use 1) keeps
-    the energies near zero: the likelihood depends only on energy differences, and
-    without it they can drift to huge values.
+    penalty with weight $\lambda_E$ (``regularization``; Du & Mordatch 2019) keeps the
+    energies near zero: the likelihood depends only on energy differences, and without it
+    they can drift to huge values.
 
     Parameters
     ----------
