@@ -5,12 +5,17 @@ One concept per module (see the book's API reference):
 - `energies`: energy functions and their Boltzmann distributions;
 - `mixtures`: Gaussian mixtures, with exact scores, samples and noisy versions;
 - `examples`: the book's example distributions, made in one place;
-- `partition`: estimators of the partition function;
+- `partition`: estimators of the partition function (quadrature, Monte Carlo, importance
+  sampling, annealed importance sampling), and exact log-likelihoods and samples in 2-D;
 - `score`: the score function by autograd;
 - `sampling`: Langevin dynamics, MALA, annealed Langevin, reverse SDE and probability flow;
 - `metrics`: sample-quality measures (MMD, sliced Wasserstein, mode weights);
-- `losses`: score-matching objectives (explicit, implicit, sliced, denoising);
-- `nets`: small score and energy networks, and a noise-conditional score network;
+- `losses`: training objectives: score matching (explicit, implicit, sliced, denoising),
+  contrastive divergence, noise-contrastive estimation;
+- `contrastive`: maximum-likelihood training of energies with short-run Langevin chains,
+  persistent chains and a replay buffer;
+- `nets`: small score and energy networks, a noise-conditional score network, and an
+  energy with a learned log-normalizer;
 - `noise`: noise-level schedules and the NCSNv2 heuristics;
 - `training`: one plain, seeded training loop;
 - `datasets`: seeded 2-D toy data;
@@ -23,6 +28,7 @@ One concept per module (see the book's API reference):
 
 from . import (
     claims,
+    contrastive,
     datasets,
     display,
     energies,
@@ -45,6 +51,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "claims",
+    "contrastive",
     "datasets",
     "display",
     "energies",

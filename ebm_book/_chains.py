@@ -6,6 +6,7 @@ same for all of them, so that each sampler's loop shows only its update rule.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -59,6 +60,39 @@ def checked_score(score: Callable, args: tuple[str, ...]) -> Callable:
     """``score``, checked to take ``args``; its first output is checked to be finite, shaped like x."""
     require_callable(score, "score", args)
     return require_first_call(score, lambda values, x, *_: require_vector_field(values, x, "score"))
+
+
+def langevin_proposal(
+    x: torch.Tensor, score_x: torch.Tensor, step_size: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    r"""The Langevin move $y = x + \frac{\epsilon}{2}s(x) + \sqrt{\epsilon}\,z$ (MALA's proposal)."""
+    drift_x = x + 0.5 * step_size * score_x
+    return drift_x + math.sqrt(step_size) * noise_like(x, generator)
+
+
+def metropolis_accept(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    energies: tuple[torch.Tensor, torch.Tensor],
+    scores: tuple[torch.Tensor, torch.Tensor],
+    step_size: float,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    r"""MALA's test: accept $x \to y$ with probability $a(x, y)$; one boolean per chain.
+
+    ``energies`` and ``scores`` are $(E(x), E(y))$ and $(s(x), s(y))$ of the target
+    $p \propto e^{-E}$, with $\log a = E(x) - E(y) + \log q(x \mid y) - \log q(y \mid x)$.
+    A NaN ratio (a diverged proposal) is rejected.
+    """
+
+    def log_proposal(to: torch.Tensor, start: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
+        mean = start + 0.5 * step_size * score
+        return -((to - mean) ** 2).sum(dim=1) / (2 * step_size)
+
+    (energy_x, energy_y), (score_x, score_y) = energies, scores
+    log_ratio = (energy_x - energy_y) + log_proposal(x, y, score_y) - log_proposal(y, x, score_x)
+    uniform = torch.rand(x.shape[0], generator=generator, dtype=x.dtype, device=x.device)
+    return torch.log(uniform) < log_ratio
 
 
 def sigma_batch(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,9 @@ r"""The callable types the whole package is written against.
 * `ScoreFn`: a score $s(x) = \nabla_x \log p(x)$, or any vector field, ``(N, d)`` to ``(N, d)``;
 * `NoiseConditionalScore`: a noise-conditional score $s(x, \sigma)$, mapping points
   ``(N, d)`` and noise levels ``(N,)`` to ``(N, d)``;
-* `LossFn`: a training loss ``loss_fn(model, batch, generator)`` returning a scalar.
+* `LossFn`: a training loss ``loss_fn(model, batch, generator)`` returning a scalar;
+* `Proposal`: a normalized density $q$ to draw from, with ``sample`` and ``log_prob``
+  (the proposal of importance sampling, the noise of noise-contrastive estimation).
 
 Plain functions, ``torch.nn.Module`` instances and the book's energy classes all fit.
 """
@@ -12,12 +14,21 @@ Plain functions, ``torch.nn.Module`` instances and the book's energy classes all
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import torch
 
-__all__ = ["EnergyFn", "LossFn", "NoiseConditionalScore", "ScoreFn"]
+__all__ = ["EnergyFn", "LossFn", "NoiseConditionalScore", "Proposal", "ScoreFn"]
 
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 NoiseConditionalScore = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Generator], torch.Tensor]
+
+
+class Proposal(Protocol):
+    """A normalized density $q$ to draw from (e.g. `ebm_book.energies.Gaussian`)."""
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor: ...

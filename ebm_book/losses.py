@@ -1,10 +1,11 @@
-r"""Score-matching objectives: how to fit a score model $s_\theta$ to data.
+r"""Training objectives: how to fit a score model $s_\theta$, or an energy $E_\theta$, to data.
 
 Sign convention throughout: the score is $\nabla_x \log p(x)$, i.e. *minus* the energy
-gradient. Every loss takes a score model (any callable from ``(N, d)`` to ``(N, d)``)
-and a batch ``x`` of data ``(N, d)``, and returns a scalar to minimize, differentiable
-with respect to the model's parameters. The data must be finite; a model that returns
-NaN makes the loss NaN, which `ebm_book.training.train` reports with the step.
+gradient. Every loss takes a model (a score model, any callable from ``(N, d)`` to
+``(N, d)``; or an energy or log-density, from ``(N, d)`` to ``(N,)``) and a batch ``x``
+of data ``(N, d)``, and returns a scalar to minimize, differentiable with respect to the
+model's parameters. The data must be finite; a model that returns NaN makes the loss
+NaN, which `ebm_book.training.train` reports with the step.
 
 | loss | needs | from |
 |---|---|---|
@@ -13,33 +14,43 @@ NaN makes the loss NaN, which `ebm_book.training.train` reports with the step.
 | [`sliced_score_matching`][ebm_book.losses.sliced_score_matching] | one backward pass per projection | Song et al. (2019) |
 | [`denoising_score_matching`][ebm_book.losses.denoising_score_matching] | only Gaussian noise | Vincent (2011) |
 | [`multi_noise_denoising_score_matching`][ebm_book.losses.multi_noise_denoising_score_matching] | a noise-conditional model | Song & Ermon (2019) |
+| [`contrastive_divergence`][ebm_book.losses.contrastive_divergence] | samples of the model (see `ebm_book.contrastive`) | Hinton (2002) |
+| [`noise_contrastive_estimation`][ebm_book.losses.noise_contrastive_estimation] | a noise density to sample; learns $\log Z$ | Gutmann & Hyvärinen (2010) |
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
+from torch.nn.functional import softplus
 
-from ._types import NoiseConditionalScore, ScoreFn
+from ._types import EnergyFn, NoiseConditionalScore, Proposal, ScoreFn
 from ._validation import (
     call_checked,
+    draw_from_proposal,
     require_callable,
     require_depends_on_input,
+    require_energy_values,
     require_generator,
     require_int,
+    require_non_negative,
     require_points,
     require_positive,
+    require_proposal,
     require_sigmas,
     require_vector_field,
 )
 from .score import _exact_trace
 
 __all__ = [
+    "contrastive_divergence",
     "denoising_score_matching",
     "explicit_score_matching",
     "implicit_score_matching",
     "multi_noise_denoising_score_matching",
+    "noise_contrastive_estimation",
     "sliced_score_matching",
 ]
 
@@ -221,3 +232,139 @@ def multi_noise_denoising_score_matching(
     z = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
     scores = _scores(model, x + sigma[:, None] * z, sigma)
     return 0.5 * ((sigma[:, None] * scores + z) ** 2).sum(dim=1).mean()
+
+
+def _energies(energy: EnergyFn, x: torch.Tensor, name: str) -> torch.Tensor:
+    """``energy(x)``, checked to be one value per point (its NaN become the loss's)."""
+    return require_energy_values(
+        call_checked(energy, name, ("x",), x), x, name=name, shape_only=True
+    )
+
+
+def contrastive_divergence(
+    energy: EnergyFn,
+    x: torch.Tensor,
+    samples: torch.Tensor,
+    regularization: float = 0.0,
+) -> torch.Tensor:
+    r"""The maximum-likelihood surrogate of contrastive divergence (Hinton, 2002).
+
+    The negative log-likelihood of $p_\theta = e^{-E_\theta}/Z_\theta$ has the gradient
+    $\mathbb{E}_{p}[\nabla_\theta E_\theta(x)] - \mathbb{E}_{p_\theta}[\nabla_\theta E_\theta(y)]$:
+    lower the energy of the data, raise it where the model puts its mass. With samples
+    $y_j$ of the model, held fixed (no gradient flows through the sampler), this loss
+
+    $$
+    J_{\text{CD}}(\theta) = \frac1n \sum_{i=1}^n E_\theta(x_i) - \frac1{n'} \sum_{j=1}^{n'} E_\theta(y_j)
+    + \lambda_E \Big(\frac1n \sum_{i=1}^n E_\theta(x_i)^2 + \frac1{n'} \sum_{j=1}^{n'} E_\theta(y_j)^2\Big)
+    $$
+
+    has that gradient, estimated, when $\lambda_E = 0$. Which samples make it *contrastive
+    divergence* is the sampler's business (`ebm_book.contrastive`): $M$ Langevin steps from
+    the data (CD), persistent chains (PCD), or a replay buffer. Its value is not a
+    log-likelihood (it ignores $\log Z_\theta$); only its gradient means something. The
+    penalty with weight $\lambda_E$ (``regularization``; Du & Mordatch 2019) keeps the
+    energies near zero: the likelihood depends only on energy differences, and without it
+    they can drift to huge values.
+
+    Parameters
+    ----------
+    energy
+        $E_\theta$: maps ``(N, d)`` to ``(N,)``, e.g. a `nets.EnergyMLP`.
+    x
+        Data $x_i$, shape ``(n, d)``.
+    samples
+        Samples $y_j$ of the model, shape ``(n', d)``; detached here.
+    regularization
+        $\lambda_E \ge 0$.
+
+    Examples
+    --------
+    For $E_\theta(x) = \theta x^2 / 2$ the gradient in $\theta$ is
+    $\tfrac12(\overline{x^2} - \overline{y^2})$:
+
+    >>> theta = torch.tensor(1.0, requires_grad=True)
+    >>> energy = lambda x: 0.5 * theta * (x**2).sum(1)
+    >>> x, y = torch.tensor([[1.0], [3.0]]), torch.tensor([[2.0], [0.0]])
+    >>> contrastive_divergence(energy, x, y).backward()
+    >>> theta.grad  # (5 - 2) / 2
+    tensor(1.5000)
+    """
+    require_points(x)
+    require_points(samples, dim=x.shape[1], name="samples")
+    regularization = require_non_negative(regularization, "regularization")
+    positive = _energies(energy, x, "energy")
+    negative = _energies(energy, samples.detach(), "energy")
+    loss = positive.mean() - negative.mean()
+    if regularization:
+        loss = loss + regularization * ((positive**2).mean() + (negative**2).mean())
+    return loss
+
+
+def noise_contrastive_estimation(
+    log_density: EnergyFn,
+    x: torch.Tensor,
+    noise: Proposal,
+    noise_ratio: int = 1,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""Noise-contrastive estimation (Gutmann & Hyvärinen 2010, 2012): learn $p_\theta$ and its $\log Z$.
+
+    Tell the data $x_i$ from $\nu n$ samples $y_j$ of a known noise density $q$ by logistic
+    regression, with the model's log-odds
+    $G_\theta(x) = \log p_\theta(x) - \log q(x) - \log \nu$, where
+    $\log p_\theta(x) = -E_\theta(x) - c$ and the constant $c$ is a parameter like the
+    others:
+
+    $$
+    J_{\text{NCE}}(\theta) = \frac1n \Big[\sum_{i=1}^n \log\big(1 + e^{-G_\theta(x_i)}\big)
+    + \sum_{j=1}^{\nu n} \log\big(1 + e^{G_\theta(y_j)}\big)\Big].
+    $$
+
+    The best classifier is the Bayes one, whose log-odds are $\log p - \log(\nu q)$, so at
+    the minimum $p_\theta = p$ and $c = \log Z_\theta$: the normalization is learned, with
+    no sampling from the model. It works when $q$ overlaps the data well; a noise that is
+    easy to tell from the data (too narrow, too far) teaches little, and the estimate's
+    variance grows. More noise ($\nu$ larger) lowers the variance, towards that of
+    maximum likelihood.
+
+    Parameters
+    ----------
+    log_density
+        $\log p_\theta$, maps ``(N, d)`` to ``(N,)``: e.g. ``model.log_prob`` of a
+        `nets.SelfNormalizingEnergy`, which holds $c$.
+    x
+        Data, shape ``(n, d)``.
+    noise
+        $q$: an object with ``sample(n, generator=...)`` and a normalized ``log_prob(x)``,
+        such as `ebm_book.energies.Gaussian`. Its samples are moved to the data's device
+        and dtype.
+    noise_ratio
+        $\nu$, noise samples per data point.
+    generator
+        Source of the noise samples.
+
+    Examples
+    --------
+    The exact model, $\log p_\theta = \log q$ when the data come from $q$, scores
+    $2 \log 2$ with $\nu = 1$ (every point is a coin flip):
+
+    >>> from ebm_book.energies import Gaussian
+    >>> q = Gaussian([0.0, 0.0])
+    >>> x = q.sample(1000, generator=torch.Generator().manual_seed(0))
+    >>> loss = noise_contrastive_estimation(q.log_prob, x, q, generator=torch.Generator().manual_seed(1))
+    >>> round(loss.item(), 4), round(2 * math.log(2), 4)
+    (1.3863, 1.3863)
+    """
+    require_points(x)
+    require_proposal(noise, "noise")
+    noise_ratio = require_int(noise_ratio, "noise_ratio")
+    require_generator(generator)
+    y, log_q_y = draw_from_proposal(noise, noise_ratio * x.shape[0], generator, x.shape[1], "noise")
+    y, log_q_y = y.to(x), log_q_y.to(x)
+    log_q_x = require_energy_values(noise.log_prob(x), x, "noise.log_prob", finite=True).to(x)
+    shift = math.log(noise_ratio)
+    g_data = _energies(log_density, x, "log_density") - log_q_x - shift
+    g_noise = _energies(log_density, y, "log_density") - log_q_y - shift
+    n = x.shape[0]
+    return (softplus(-g_data).sum() + softplus(g_noise).sum()) / n

@@ -32,6 +32,8 @@ from ._chains import (
     DivergenceError,
     Recorder,
     checked_score,
+    langevin_proposal,
+    metropolis_accept,
     noise_like,
     sigma_batch,
     start_chains,
@@ -195,26 +197,21 @@ def mala(
             return _score_by_autograd(energy, x)  # the energy is checked at the start below
 
     score = checked_score(score, ("x",))
-
-    def log_proposal(to: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
-        return -((to - mean) ** 2).sum(dim=1) / (2 * step_size)
-
     energy_x = require_energy_values(energy(x), x, name="energy").detach()
-    drift_x = x + 0.5 * step_size * score(x)
+    score_x = score(x)
     recorder, check_finite = Recorder(x, record_every), DivergenceCheck(x)
     accepted = 0
     for step in range(1, n_steps + 1):
-        y = drift_x + math.sqrt(step_size) * noise_like(x, generator)
-        energy_y = energy(y).detach()
-        drift_y = y + 0.5 * step_size * score(y)
-        log_ratio = (energy_x - energy_y) + log_proposal(x, drift_y) - log_proposal(y, drift_x)
-        uniform = torch.rand(x.shape[0], generator=generator, dtype=x.dtype, device=x.device)
-        accept = torch.log(uniform) < log_ratio  # a NaN ratio (diverged proposal) is rejected
+        y = langevin_proposal(x, score_x, step_size, generator)
+        energy_y, score_y = energy(y).detach(), score(y)
+        accept = metropolis_accept(
+            x, y, (energy_x, energy_y), (score_x, score_y), step_size, generator
+        )
         x_next = torch.where(accept[:, None], y, x)
         energy_x = torch.where(accept, energy_y, energy_x)
-        drift_x = torch.where(accept[:, None], drift_y, drift_x)
+        score_x = torch.where(accept[:, None], score_y, score_x)
         accepted += int(accept.sum())
-        check_finite(step, x_next, x, drift_y, step_size)
+        check_finite(step, x_next, x, score_y, step_size)
         x = x_next
         recorder.step(step, x)
     rate = accepted / (n_steps * x.shape[0])

@@ -74,6 +74,16 @@ def _score_by_autograd(
     energy: EnergyFn, x: torch.Tensor, create_graph: bool = False, check: bool = False
 ) -> torch.Tensor:
     r"""$-\nabla_x E(x)$ without input checks; ``check`` checks the energies (shape, NaN)."""
+    return _energy_and_score(energy, x, create_graph, check)[1]
+
+
+def _energy_and_score(
+    energy: EnergyFn, x: torch.Tensor, create_graph: bool = False, check: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""$E(x)$ and $-\nabla_x E(x)$ from one forward and one backward pass, as `_score_by_autograd`.
+
+    The energies keep their graph only with ``create_graph``; otherwise they are detached.
+    """
     with torch.enable_grad():
         x_ = x.detach().requires_grad_(True)
         values = energy(x_)
@@ -85,7 +95,7 @@ def _score_by_autograd(
         )
     if grad is None:  # the graph of the energies does not reach x
         require_depends_on_input(values.detach(), "energy")
-    return -grad
+    return (values if create_graph else values.detach()), -grad
 
 
 def _vector_field(fn: ScoreFn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

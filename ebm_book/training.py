@@ -27,6 +27,7 @@ def train(
     seed: int = 0,
     progress: bool = True,
     averaged_model: torch.optim.swa_utils.AveragedModel | None = None,
+    max_grad_norm: float | None = None,
 ) -> list[float]:
     r"""Train ``model`` with Adam on mini-batches of ``data``; return the loss after every step.
 
@@ -51,6 +52,10 @@ def train(
         average of the weights, $\bar\theta \leftarrow 0.999\,\bar\theta + 0.001\,\theta$,
         which NCSNv2 samples with (technique 5) because it smooths out the jitter of the
         last steps.
+    max_grad_norm
+        If given, scale the gradient of all parameters down to at most this norm before
+        each step (``torch.nn.utils.clip_grad_norm_``): one batch of bad samples then
+        cannot throw an energy model far off, a stabiliser of contrastive divergence.
 
     Examples
     --------
@@ -80,6 +85,8 @@ def train(
     require_int(n_steps, "n_steps")
     require_int(batch_size, "batch_size")
     lr = require_positive(lr, "lr")
+    if max_grad_norm is not None:
+        max_grad_norm = require_positive(max_grad_norm, "max_grad_norm")
     generator = torch.Generator().manual_seed(require_int(seed, "seed", minimum=0))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history: list[float] = []
@@ -101,6 +108,8 @@ def train(
             raise FloatingPointError(_non_finite_loss(value, len(history) + 1, lr))
         optimizer.zero_grad()
         loss.backward()
+        if max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
         optimizer.step()
         if averaged_model is not None:
             averaged_model.update_parameters(model)

@@ -17,6 +17,7 @@ import ebm_book
 from ebm_book import (
     _chains,
     claims,
+    contrastive,
     datasets,
     display,
     energies,
@@ -45,6 +46,7 @@ X_INF = X.clone()
 X_INF[1, 0] = INF
 SIGMAS = torch.tensor([1.0, 0.5, 0.1])
 MIXTURE = examples.example_mixture()
+GAUSSIAN = energies.Gaussian([0.0, 0.0])
 
 
 def seeded(seed: int = 0) -> torch.Generator:
@@ -97,6 +99,13 @@ BAD_CALLS = [
     case(lambda: partition.monte_carlo_partition(MIXTURE, [(0, 1)] * 2, 1), ValueError, r"n_samples must be an integer >= 2; got 1", "partition: one Monte Carlo sample"),
     case(lambda: partition.importance_sampling_partition(MIXTURE, torch.zeros(2)), TypeError, r"proposal must have the methods sample\(n, generator=...\) and log_prob\(x\).*got Tensor", "partition: a tensor as proposal"),
     case(lambda: partition.importance_sampling_partition(MIXTURE, energies.Gaussian([0.0] * 3), 10), ValueError, r"proposal.sample\(n\) must have shape \(N, 2\).*got shape \(10, 3\)", "partition: proposal of the wrong dimension"),
+    case(lambda: partition.annealed_importance_sampling(MIXTURE, GAUSSIAN, 10, 0), ValueError, r"n_levels must be a positive integer; got 0", "partition: AIS without levels"),
+    case(lambda: partition.annealed_importance_sampling(MIXTURE, "q"), TypeError, r"proposal must have the methods sample\(n, generator=...\) and log_prob\(x\).*got str", "partition: a string as AIS proposal"),
+    case(lambda: partition.annealed_importance_sampling(MIXTURE, GAUSSIAN, 10, 5, step_size=NAN), ValueError, r"step_size must be a positive number; got nan", "partition: NaN AIS step"),
+    case(lambda: partition.grid_log_likelihood(MIXTURE, torch.zeros(3, 3), [(-5, 5)] * 2), ValueError, r"x must have shape \(N, 2\).*got shape \(3, 3\)", "partition: log-likelihood of 3-D points on a 2-D grid"),
+    case(lambda: partition.grid_log_likelihood(MIXTURE, torch.full((2, 2), 6.0), [(-5, 5)] * 2), ValueError, r"x has 2 of its 2 points outside the box .*\[6.0, 6.0\]\); .*enlarge bounds", "partition: log-likelihood outside the box"),
+    case(lambda: partition.grid_sample(MIXTURE, 10.0, [(-5, 5)] * 2), TypeError, r"n must be an integer; got the float 10.0 \(write 10\)", "partition: float number of grid samples"),
+    case(lambda: partition.grid_sample(MIXTURE, 10, [(-5, 5)] * 2, generator=1), TypeError, r"generator must be a torch.Generator or None; got the int 1", "partition: int seed to grid sampling"),
     # --- score ----------------------------------------------------------------------------
     case(lambda: score.score_from_energy(lambda x: torch.zeros(len(x)), X), ValueError, r"energy does not depend on x", "score: energy without a gradient"),
     case(lambda: score.score_from_energy(lambda x: x.sum(1) * NAN, X), ValueError, r"energy returned NaN or -inf at 4 of the 4 points \(the first is x = \[0.5, -1.0\]\)", "score: NaN energy"),
@@ -146,6 +155,10 @@ BAD_CALLS = [
     case(lambda: losses.denoising_score_matching(lambda x: x[:, :1], X, 0.1), ValueError, r"model must map x of shape \(4, 2\).*got shape \(4, 1\)", "losses: (N, 1) model in DSM"),
     case(lambda: losses.multi_noise_denoising_score_matching(lambda x: -x, X, SIGMAS), TypeError, r"model is called as model\(x, sigma\), but the function passed takes \(x\)", "losses: s(x) to the NCSN loss"),
     case(lambda: losses.multi_noise_denoising_score_matching(nets.ScoreMLP(2), X, SIGMAS), TypeError, r"model is called as model\(x, sigma\)", "losses: ScoreMLP to the NCSN loss"),
+    case(lambda: losses.contrastive_divergence(MIXTURE, X, X_NAN), ValueError, r"samples contains NaN or inf in 1 of its 4 rows", "losses: NaN samples in CD"),
+    case(lambda: losses.contrastive_divergence(lambda x: x, X, X), ValueError, r"energy must return a tensor of shape \(4,\), one value per point; got shape \(4, 2\)", "losses: a vector field as CD energy"),
+    case(lambda: losses.noise_contrastive_estimation(GAUSSIAN.log_prob, X, GAUSSIAN, generator=0), TypeError, r"generator must be a torch.Generator or None; got the int 0", "losses: int seed to NCE"),
+    case(lambda: losses.noise_contrastive_estimation(GAUSSIAN.log_prob, X, GAUSSIAN, noise_ratio=1.5), TypeError, r"noise_ratio must be a positive integer; got 1.5", "losses: fractional noise ratio"),
     # --- nets -----------------------------------------------------------------------------
     case(lambda: nets.NoiseConditionalScoreMLP(2)(X, torch.tensor([0.5, 0.0, 0.5, 0.5])), ValueError, r"sigma must be a positive, finite noise level .*got 1 value that is not: \[0.0\] at index \[1\]", "nets: NCSN at sigma = 0"),
     case(lambda: nets.NoiseConditionalScoreMLP(2)(X, NAN), ValueError, r"sigma must be a positive, finite noise level .*got 4 values that are not: \[nan, nan, nan, nan\]", "nets: NCSN at NaN sigma"),
@@ -153,6 +166,8 @@ BAD_CALLS = [
     case(lambda: nets.ScoreMLP(2)(X_NAN), ValueError, r"x contains NaN or inf", "nets: ScoreMLP of NaN"),
     case(lambda: nets.ScoreMLP(2.0), TypeError, r"dim must be an integer; got the float 2.0", "nets: float dimension"),
     case(lambda: nets.mlp(2, 2, depth=0), ValueError, r"depth must be a positive integer; got 0", "nets: no hidden layers"),
+    case(lambda: nets.SelfNormalizingEnergy(lambda x: x), TypeError, r"energy must be a torch.nn.Module \(such as EnergyMLP\); got function", "nets: a function as NCE energy"),
+    case(lambda: nets.SelfNormalizingEnergy(nets.EnergyMLP(2), log_normalizer=NAN), ValueError, r"log_normalizer must be a finite number; got nan", "nets: NaN log-normalizer"),
     # --- noise ----------------------------------------------------------------------------
     case(lambda: noise.ncsnv2_ratio(2, target=1.5), ValueError, r"target must be a number in \(0, 1\); got 1.5", "noise: overlap target above 1"),
     case(lambda: noise.ncsnv2_ratio(100, max_ratio=0.5), ValueError, r"max_ratio must be a number > 1; got 0.5", "noise: ratio below 1"),
@@ -172,6 +187,16 @@ BAD_CALLS = [
     case(lambda: training.train(nets.ScoreMLP(2), lambda m, b: m(b).pow(2).mean(), X, 5, progress=False), TypeError, r"loss_fn is called as loss_fn\(model, batch, generator\), but the function passed takes \(m, b\)", "training: two-argument loss"),
     case(lambda: training.train(nets.ScoreMLP(2), square_loss, X, 5, seed=-1, progress=False), ValueError, r"seed must be a non-negative integer; got -1", "training: negative seed"),
     case(lambda: training.train(nets.ScoreMLP(2), square_loss, X, 5, progress=False, averaged_model=3), TypeError, r"averaged_model must be a torch.optim.swa_utils.AveragedModel \(or None\); got int", "training: bad averaged model"),
+    case(lambda: training.train(nets.EnergyMLP(2), square_loss, X, 5, progress=False, max_grad_norm=0), ValueError, r"max_grad_norm must be a positive number; got 0", "training: clipping at norm 0"),
+    # --- contrastive ----------------------------------------------------------------------
+    case(lambda: contrastive.short_run_langevin(GAUSSIAN, X_NAN, 0.1, 5), ValueError, r"x0 contains NaN or inf in 1 of its 4 rows", "contrastive: NaN start points"),
+    case(lambda: contrastive.short_run_langevin(GAUSSIAN, X, 0.1, 5, generator=0), TypeError, r"generator must be a torch.Generator or None; got the int 0", "contrastive: int seed to short-run Langevin"),
+    case(lambda: contrastive.short_run_langevin(lambda x: x.sum(1) * NAN, X, 0.1, 5), ValueError, r"energy returned NaN or -inf at 4 of the 4 points \(the first is x = \[0.5, -1.0\]\)", "contrastive: NaN energy"),
+    case(lambda: contrastive.ReplayBuffer([(1, -1)] * 2), ValueError, r"bounds\[0\] must be an interval \(low, high\) with low < high; got \(1, -1\)", "contrastive: empty box for the buffer"),
+    case(lambda: contrastive.ReplayBuffer([(-1, 1)] * 2, capacity=0), ValueError, r"capacity must be a positive integer; got 0", "contrastive: empty buffer"),
+    case(lambda: contrastive.ReplayBuffer([(-1, 1)] * 2, 10).sample(5, generator=3), TypeError, r"generator must be a torch.Generator or None; got the int 3", "contrastive: int seed to the buffer"),
+    case(lambda: contrastive.ContrastiveDivergence(0.0), ValueError, r"step_size must be a positive number; got 0.0", "contrastive: CD with step 0"),
+    case(lambda: contrastive.ContrastiveDivergence(0.1, n_steps=2.0), TypeError, r"n_steps must be an integer; got the float 2.0 \(write 2\)", "contrastive: float number of Langevin steps"),
     # --- datasets -------------------------------------------------------------------------
     case(lambda: datasets.two_moons(10, noise=NAN), ValueError, r"noise must be a non-negative number; got nan", "datasets: NaN noise"),
     case(lambda: datasets.two_moons(10, generator=0), TypeError, r"generator must be a torch.Generator or None; got the int 0", "datasets: int seed to a data set"),

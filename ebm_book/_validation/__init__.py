@@ -42,10 +42,12 @@ parameters of Gaussian mixtures). The book follows one policy per question:
 
 from .functions import (
     call_checked,
+    draw_from_proposal,
     require_callable,
     require_depends_on_input,
     require_energy_values,
     require_first_call,
+    require_proposal,
     require_vector_field,
 )
 from .mixtures import as_float_tensor, mixture_covariances, mixture_weights, require_covariances
@@ -69,6 +71,7 @@ __all__ = [
     "all_finite",
     "as_float_tensor",
     "call_checked",
+    "draw_from_proposal",
     "require_bounds",
     "require_callable",
     "require_covariances",
@@ -82,6 +85,7 @@ __all__ = [
     "require_non_negative",
     "require_points",
     "require_positive",
+    "require_proposal",
     "require_real",
     "require_sigmas",
     "require_vector_field",

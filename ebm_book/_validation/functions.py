@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 import torch
 
-from .points import _first_bad_point, all_finite
+from .._types import Proposal
+from .points import _first_bad_point, all_finite, require_points
 
 
 def require_callable(fn: object, name: str, args: tuple[str, ...] = ("x",)) -> Callable:
@@ -95,11 +96,16 @@ def _require_tensor_output(values: object, name: str, expected: str) -> torch.Te
 
 
 def require_energy_values(
-    values: object, points: torch.Tensor, name: str = "energy", finite: bool = False
+    values: object,
+    points: torch.Tensor,
+    name: str = "energy",
+    finite: bool = False,
+    shape_only: bool = False,
 ) -> torch.Tensor:
     """Check that a function of ``points`` returned one real number per point, and no NaN.
 
     ``+inf`` is allowed (an energy of zero probability) unless ``finite``; ``-inf`` never is.
+    With ``shape_only`` the values are not looked at: inside a loss, a NaN becomes the loss.
 
     Examples
     --------
@@ -118,6 +124,8 @@ def require_energy_values(
             f"{name} must return a tensor of shape ({n},), one value per point; "
             f"got shape {tuple(values.shape)}."
         )
+    if shape_only:
+        return values
     total = values.sum().item()  # NaN or -inf anywhere makes it NaN or -inf
     if math.isfinite(total) or (total == math.inf and not finite):
         return values
@@ -172,3 +180,51 @@ def require_depends_on_input(values: torch.Tensor, name: str) -> torch.Tensor:
             "with torch operations, without .detach(), .item(), NumPy or torch.no_grad()."
         )
     return values
+
+
+def require_proposal(proposal: object, name: str = "proposal") -> object:
+    """Check that ``proposal`` has the methods ``sample(n, generator=...)`` and ``log_prob(x)``.
+
+    Examples
+    --------
+    >>> require_proposal(torch.zeros(2))
+    Traceback (most recent call last):
+    ...
+    TypeError: proposal must have the methods sample(n, generator=...) and log_prob(x), as ebm_book.energies.Gaussian does; got Tensor.
+    """
+    if not callable(getattr(proposal, "sample", None)) or not callable(
+        getattr(proposal, "log_prob", None)
+    ):
+        raise TypeError(
+            f"{name} must have the methods sample(n, generator=...) and log_prob(x), as "
+            f"ebm_book.energies.Gaussian does; got {type(proposal).__name__}."
+        )
+    return proposal
+
+
+def draw_from_proposal(
+    proposal: Proposal,
+    n: int,
+    generator: torch.Generator | None,
+    dim: int | None = None,
+    name: str = "proposal",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` draws ``x`` of ``proposal`` and their ``log_prob``, both checked (finite, ``(n, d)``, ``(n,)``).
+
+    Examples
+    --------
+    >>> class Bad:
+    ...     def sample(self, n, generator=None):
+    ...         return torch.zeros(n - 1, 2)
+    ...     def log_prob(self, x):
+    ...         return torch.zeros(len(x))
+    >>> draw_from_proposal(Bad(), 5, None)
+    Traceback (most recent call last):
+    ...
+    ValueError: proposal.sample(n) must return n = 5 points; got 4.
+    """
+    x = require_points(proposal.sample(n, generator=generator), dim=dim, name=f"{name}.sample(n)")
+    if x.shape[0] != n:
+        raise ValueError(f"{name}.sample(n) must return n = {n} points; got {x.shape[0]}.")
+    log_q = require_energy_values(proposal.log_prob(x), x, name=f"{name}.log_prob", finite=True)
+    return x, log_q
