@@ -14,14 +14,14 @@
 # # 4. Noise-conditional score networks and annealed Langevin dynamics
 #
 # !!! abstract "In this chapter"
-#     **Time:** about 90 minutes of study, plus the exercises.
+#     **Time:** about 125 minutes: about 45 of reading and running the code, about 80 of exercises.
 #
 #     **You will learn to**
 #
-#     - explain, with measurements, three ways in which a score model at a single noise level fails;
-#     - build a noise-conditional score network $s_\theta(x, \sigma)$, train it with the multi-noise denoising loss, and choose its noise levels and its sampler's settings with the five techniques of NCSNv2;
-#     - implement annealed Langevin dynamics (Song & Ermon, 2019) and use it to recover the weights of separated modes;
-#     - generate samples of complex two-dimensional distributions on a CPU, and measure how close they come to the data;
+#     - explain, with measurements, three ways in which a score model at a single noise level fails, and derive how much noise makes two modes merge;
+#     - build a noise-conditional score network $s_\theta(x, \sigma)$, write the multi-noise denoising loss and train the network with it, and choose its noise levels and its sampler's settings with the five techniques of NCSNv2;
+#     - implement annealed Langevin dynamics (Song & Ermon, 2019), use it to recover the weights of separated modes, and diagnose a schedule that cannot;
+#     - generate samples of complex two-dimensional distributions on a CPU, for a data set of your choice, and measure how close they come to the data;
 #     - connect all of this to DDPM and score SDEs, and compare annealed Langevin, a reverse SDE and a probability-flow ODE on one model, like for like.
 #
 #     **You need** [Chapter 2](02_score_and_langevin.py) (Langevin dynamics and its failure on separated modes) and [Chapter 3](03_score_matching.py) (denoising score matching).
@@ -53,10 +53,14 @@ from ebm_book import (
     seeds,
     training,
 )
-from ebm_book.exercises import (
-    check_annealed_step_sizes,
+from ebm_book.exercises.ch04_annealing import (
+    check_annealed_langevin,
     check_geometric_sigmas,
+    check_merging_sigma,
+    check_multi_noise_loss,
+    check_ncsn_samples,
     check_reverse_diffusion_step,
+    check_stuck_weights,
 )
 
 plotting.use_book_style()
@@ -261,6 +265,52 @@ display.prose(
 )
 
 # %% [markdown]
+# ### Exercise 4.1: when two modes merge (derive it, about 10 minutes)
+#
+# How much noise makes two modes overlap? Take two modes of equal weight, Gaussians with
+# the same standard deviation `mode_std` in every direction, whose centres lie
+# `2 * half_distance` apart. Blurring adds $\sigma^2$ to the variance of each mode
+# (`GaussianMixture.perturbed`). Along the line through the two centres, $p_\sigma$ has
+# either two modes with a valley between them, or a single mode. Find the smallest
+# $\sigma$ at which it has a single mode, as a formula in `half_distance` and `mode_std`,
+# and write it as a Python function; the grader compares it with the right formula at
+# ten random points.
+#
+# A hint for the derivation: by symmetry, the midpoint between the centres is always a
+# critical point of the density along the line, and for two equal Gaussians it is the
+# only mode exactly when it is a maximum, when the second derivative there is not
+# positive.
+
+
+# %%
+def merging_sigma(half_distance: float, mode_std: float) -> float:
+    """The smallest noise level at which the two blurred modes make one.
+
+    half_distance: half the distance between the centres of the two modes.
+    mode_std: the standard deviation of each mode (below half_distance).
+    """
+    # TODO: your formula here
+    raise NotImplementedError
+
+
+check_merging_sigma(merging_sigma)
+
+# %% tags=["solution"]
+import math  # noqa: F811  (the solution cell is self-contained)
+
+from ebm_book.exercises.ch04_annealing import check_merging_sigma
+
+
+def merging_sigma_solution(half_distance, mode_std):
+    # Along the line p_sigma is (N(-h, v) + N(h, v)) / 2, v = mode_std^2 + sigma^2,
+    # with h the half-distance. Its second derivative at the midpoint is
+    # N(0; h, v) (h^2 - v) / v^2: a valley while v < h^2, one mode once v >= h^2.
+    return math.sqrt(half_distance**2 - mode_std**2)
+
+
+check_merging_sigma(merging_sigma_solution)
+
+# %% [markdown]
 # **What one large noise level costs.** Why not simply learn $\nabla \log p_\sigma$ at a
 # large $\sigma$? Because its samples are samples of $p_\sigma$, not of $p$. The sliced
 # Wasserstein distance between exact samples of $p_\sigma$ and of $p$, for the ring of eight
@@ -310,6 +360,7 @@ claims.claim(
 # J(\theta) = \frac{1}{L}\sum_{i=1}^{L} \lambda(\sigma_i)\;
 # \mathbb{E}_{x, z}\Big[\tfrac12 \big\lVert s_\theta(x + \sigma_i z, \sigma_i) + z/\sigma_i \big\rVert^2\Big],
 # \qquad \lambda(\sigma) = \sigma^2 .
+# \tag{4.1}
 # $$
 #
 # **Why $\lambda(\sigma) = \sigma^2$?** The regression target $-z/\sigma$ has size
@@ -319,6 +370,53 @@ claims.claim(
 # on standard Gaussian data is $\tfrac{d}{2}/(1+\sigma^2)$ (see `losses.multi_noise_denoising_score_matching`,
 # which draws one level per data point, uniformly among the $L$).
 #
+# ### Exercise 4.2: the multi-noise loss (build it, about 15 minutes)
+#
+# Write `multi_noise_dsm`: an estimate of $J(\theta)$ (4.1) on a batch of data, which
+# draws its noise, and its levels, from `generator`, and returns one number that
+# training can differentiate. Any unbiased estimate will do: one level per data point,
+# as the package draws them, or every level for every point. The grader calls your loss
+# 30 times with a linear model whose $J$ it knows exactly, and compares the average.
+
+
+# %%
+def multi_noise_dsm(
+    model, x: torch.Tensor, sigmas: torch.Tensor, generator=None
+) -> torch.Tensor:
+    """An unbiased estimate of the multi-noise loss J(theta) (4.1) on the batch x.
+
+    model: model(x_noisy, sigma) maps points (N, d) and their noise levels (one
+        number, or one per point, shape (N,)) to scores, shape (N, d).
+    x: clean data points, shape (N, d); sigmas: the L levels, a 1-D tensor.
+    generator: the torch.Generator to draw every random number from.
+    Returns a scalar tensor that training can differentiate.
+    """
+    # TODO: your code here
+    raise NotImplementedError
+
+
+check_multi_noise_loss(multi_noise_dsm)
+
+# %% tags=["solution"]
+import torch
+
+from ebm_book.exercises.ch04_annealing import check_multi_noise_loss
+
+
+def multi_noise_dsm_solution(model, x, sigmas, generator=None):
+    # One level per data point, each with probability 1/L: an unbiased estimate
+    # of the average over the levels in (4.1).
+    index = torch.randint(len(sigmas), (x.shape[0],), generator=generator)
+    sigma = sigmas[index][:, None]  # shape (N, 1), to scale the rows of z
+    z = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    scores = model(x + sigma * z, sigma[:, 0])
+    # lambda(sigma) |s + z / sigma|^2 = |sigma s + z|^2, of order one
+    return 0.5 * ((sigma * scores + z) ** 2).sum(dim=1).mean()
+
+
+check_multi_noise_loss(multi_noise_dsm_solution)
+
+# %% [markdown]
 # ### Choosing the levels and the sampler: the five techniques of NCSNv2
 #
 # [Song & Ermon (2020)](../references.md#song2020), in "NCSNv2", turn the choices that
@@ -411,7 +509,7 @@ display.prose(
 )
 
 # %% [markdown]
-# ### Exercise 4.1: a geometric noise schedule
+# ### Exercise 4.3: a geometric noise schedule (about 5 minutes)
 #
 # Return `n_levels` noise levels from `sigma_max` down to `sigma_min` with a constant ratio
 # between consecutive levels, as a 1-D tensor.
@@ -419,7 +517,10 @@ display.prose(
 
 # %%
 def geometric_sigmas(sigma_max: float, sigma_min: float, n_levels: int):
-    """sigma_1 = sigma_max > ... > sigma_L = sigma_min, geometrically spaced."""
+    """n_levels levels, sigma_max first and sigma_min last, a constant ratio apart.
+
+    Returns a 1-D tensor of shape (n_levels,).
+    """
     # TODO: your code here
     raise NotImplementedError
 
@@ -429,7 +530,7 @@ check_geometric_sigmas(geometric_sigmas)
 # %% tags=["solution"]
 import torch
 
-from ebm_book.exercises import check_geometric_sigmas
+from ebm_book.exercises.ch04_annealing import check_geometric_sigmas
 
 
 def geometric_sigmas_solution(sigma_max, sigma_min, n_levels):
@@ -452,6 +553,7 @@ check_geometric_sigmas(geometric_sigmas_solution)
 # \epsilon_i = \epsilon\, \frac{\sigma_i^2}{\sigma_L^2},
 # \qquad
 # x \leftarrow x + \frac{\epsilon_i}{2}\, s_\theta(x, \sigma_i) + \sqrt{\epsilon_i}\; z .
+# \tag{4.2}
 # $$
 #
 # The step shrinks with the noise level so that every level gets the same
@@ -524,29 +626,64 @@ display.prose(
 # [Jolicoeur-Martineau et al. (2021)](../references.md#jolicoeur2021); the package's
 # samplers take it by default (`denoise=True`).
 #
-# ### Exercise 4.2: the annealed step sizes
+# ### Exercise 4.4: annealed Langevin dynamics (build it, about 20 minutes)
 #
-# Given the levels `sigmas` (largest first) and `eps`, return the step sizes $\epsilon_i$.
+# Write `annealed_langevin`: the chains start at the rows of `x0`, take $M$ steps (4.2) at
+# each level in turn, and the function returns where they end, without the final
+# denoising step (we add it where we need it). The grader runs your sampler where
+# Section 4.4 runs the package's: on the two-mode mixture of Section 4.1, with the exact
+# scores of its noisy versions, from 2000 points spread uniformly over a box, with ten
+# levels from 20 down to 0.5 and $M = 100$. The heavy mode must end with about 0.8 of
+# the chains. Two cheaper runs, on targets whose answers are known exactly, name the
+# mistake if there is one.
 
 
 # %%
-def annealed_step_sizes(sigmas: torch.Tensor, eps: float) -> torch.Tensor:
-    """eps_i = eps * sigma_i^2 / sigma_L^2 for every level."""
+def annealed_langevin(
+    score,
+    x0: torch.Tensor,
+    sigmas: torch.Tensor,
+    eps: float,
+    n_steps_each: int,
+    generator=None,
+) -> torch.Tensor:
+    """Annealed Langevin chains from the rows of x0 (Section 4.3); final states.
+
+    score: score(x, sigma) maps points (N, d) and a noise level (one number,
+        or one per point, shape (N,)) to scores, shape (N, d).
+    x0: the N starting points, shape (N, d); leave this tensor unchanged.
+    sigmas: the levels sigma_1 > ... > sigma_L, a 1-D tensor.
+    eps: the step size epsilon of (4.2); n_steps_each: M, steps per level.
+    generator: the torch.Generator to draw every random number from.
+    Returns the states after the last step, shape (N, d), not denoised.
+    """
     # TODO: your code here
     raise NotImplementedError
 
 
-check_annealed_step_sizes(annealed_step_sizes)
+check_annealed_langevin(annealed_langevin)
 
 # %% tags=["solution"]
-from ebm_book.exercises import check_annealed_step_sizes
+import math  # noqa: F811  (the solution cell is self-contained)
+
+import torch
+
+from ebm_book.exercises.ch04_annealing import check_annealed_langevin
 
 
-def annealed_step_sizes_solution(sigmas, eps):
-    return eps * sigmas**2 / sigmas[-1] ** 2  # sigmas[-1] is sigma_L
+def annealed_langevin_solution(
+    score, x0, sigmas, eps, n_steps_each, generator=None
+):
+    x = x0  # x = x + ... below makes new tensors: x0 itself never changes
+    for sigma in sigmas:  # largest first
+        eps_i = eps * (sigma / sigmas[-1]).item() ** 2  # eps at sigma_L
+        for _ in range(n_steps_each):
+            z = torch.randn(x.shape, generator=generator)  # fresh every step
+            x = x + eps_i / 2 * score(x, sigma) + math.sqrt(eps_i) * z
+    return x
 
 
-check_annealed_step_sizes(annealed_step_sizes_solution)
+check_annealed_langevin(annealed_langevin_solution)
 
 # %% [markdown]
 # Here are chains flowing through ten noise levels onto the two-mode mixture, with the
@@ -680,9 +817,90 @@ display.prose(
 # each level just enough time for a single Gaussian's variance to settle. Moving mass
 # from one mode to the other, as the modes pull apart, takes longer, and some chains are
 # still on the wrong side when the smaller levels lock them in: the estimate lags behind,
-# towards the even split the chains started from. Try it: run `annealed_langevin` above
-# with five times as many steps per level and the same `eps`, which gives each level five
-# times more time, and watch the weight move towards 0.8.
+# towards the even split the chains started from. Try it: run the annealed sampler above
+# (the package's, or yours) with five times as many steps per level and the same `eps`,
+# which gives each level five times more time, and watch the weight move towards 0.8.
+#
+# ### Exercise 4.5: a run that went wrong (diagnose it, about 5 minutes)
+#
+# Someone repeats this experiment with the exact scores, 3000 chains from the same
+# uniform box, $M = 100$ steps per level and $\epsilon$ from technique 4, but with a
+# schedule of their own: ten geometric levels from $\sigma_1 = 2$ down to
+# $\sigma_L = 0.5$. They record the weight of the heavy mode after each level.
+
+# %% alt="Left: the weight of the heavy mode of the 0.2/0.8 mixture after each level of an annealed Langevin run with ten levels from sigma = 2 down to 0.5, against the true weight 0.8 (dashed): it moves from about one half at the start to a little more during the first level, then stays flat. Right: the final samples, in both modes, the light one far too full."
+stuck_levels = noise.geometric_sigmas(2.0, 0.5, 10)
+generator = seeds.generator(6)
+stuck = sampling.annealed_langevin(
+    two_modes.noisy_score,
+    torch.rand(n, 2, generator=generator) * 16 - 8,
+    stuck_levels,
+    noise.ncsnv2_step_size(stuck_levels, n_steps_each),  # technique 4
+    n_steps_each,
+    generator,
+    record_every=n_steps_each,  # the start, then the end of each level
+)
+after_level = [  # the heavy mode's weight: at the start, after each level
+    metrics.mode_weights(states, two_modes)[0][1].item()
+    for states in stuck.trajectory
+]
+stuck_weights, stuck_errors = metrics.mode_weights(stuck.samples, two_modes)
+stuck_heavy, stuck_error = stuck_weights[1].item(), stuck_errors[1].item()
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
+axes[0].plot(range(len(after_level)), after_level, "o-")
+axes[0].axhline(0.8, color="gray", linestyle="--", label="true weight")
+axes[0].set(
+    xlabel="levels done", ylabel="weight of the heavy mode", ylim=(0.4, 0.9)
+)
+axes[0].legend()
+plotting.plot_samples(stuck.samples, ax=axes[1], xlim=(-9, 9), ylim=(-9, 9))
+axes[1].set(title="the final samples")
+plt.tight_layout()
+plt.show()
+# Binomial standard errors of 3000 chains: 0.009. Across seeds the run ended at
+# 0.56 to 0.57, having gained 0.04 to 0.06 on its start during the first level
+# and less than 0.01 after it.
+claims.claim(
+    "the heavy mode ends far below 0.8 (more than 15 standard errors), "
+    "above the even split",
+    0.8 - stuck_heavy > 15 * stuck_error and stuck_heavy > 0.5,
+    weight=stuck_heavy,
+    standard_error=stuck_error,
+)
+claims.claim(
+    "the start holds about half the chains in each mode, and after the first "
+    "level the weight moves by less than 0.02",
+    abs(after_level[0] - 0.5) < 0.05
+    and max(after_level[1:]) - min(after_level[1:]) < 0.02,
+    after_level=after_level,
+)
+
+# %% tags=["prose"]
+display.prose(
+    f"""
+    The heavy mode ends with {stuck_heavy:.3f} ± {stuck_error:.3f} of the
+    chains. It held {after_level[0]:.3f} at the start, {after_level[1]:.3f}
+    after the first level, and then it stopped moving. What went wrong?
+    """
+)
+
+# %% [markdown]
+# - **a.** Too few steps per level: with ten times as many, the weight would climb to
+#   0.8.
+# - **b.** The steps grow like $\sigma_i^2$: at the first levels they are too large, and
+#   the chains jump between the modes at random.
+# - **c.** The largest noise level is too small for these two modes.
+# - **d.** The exact scores of $p_\sigma$ do not depend on the weights of the modes, so
+#   no sampler that uses them can recover the weights.
+
+# %%
+answer = None  # "a", "b", "c" or "d"
+check_stuck_weights(answer)
+
+# %% tags=["solution"]
+from ebm_book.exercises.ch04_annealing import check_stuck_weights
+
+check_stuck_weights("c")
 
 # %% [markdown]
 # ## 4.5 Hands-on: generating complex two-dimensional distributions
@@ -953,6 +1171,99 @@ display.prose(
 )
 
 # %% [markdown]
+# ### Exercise 4.6: your own NCSN, from data to samples (build it, about 20 minutes)
+#
+# Now put your pieces together, on a data set of your choice: any name in
+# `datasets.DATASETS`, which holds three that this section did not try (a Swiss roll,
+# spirals and concentric rings). Choose the levels with techniques 1 and 2, train a
+# `nets.NoiseConditionalScoreMLP` with your `multi_noise_dsm` of Exercise 4.2 (`fit_ncsn`
+# above shows how, with the package's loss in its place), and sample it with your
+# `annealed_langevin` of Exercise 4.4, from the prior, ending with the final denoising
+# step. A quarter of this section's training budget, 1500 steps on batches of 256, is
+# enough. The grader asks your function for 2000 samples and measures their distance to
+# fresh data of your data set against the floor, as the table above does; it accepts up
+# to four times the floor.
+
+
+# %%
+your_data_set = "rings"  # or any other name in datasets.DATASETS
+
+
+def your_ncsn_samples(n: int, generator: torch.Generator) -> torch.Tensor:
+    """n samples of your trained NCSN, shape (n, 2).
+
+    Train the network once, above this function. Here, start n chains from the
+    prior with `generator`, run your annealed_langevin with the same generator,
+    and end with the final denoising step.
+    """
+    # TODO: your code here
+    raise NotImplementedError
+
+
+check_ncsn_samples(your_ncsn_samples, your_data_set)
+
+# %% tags=["solution"]
+import torch
+from torch.optim.swa_utils import (  # noqa: F811  (self-contained)
+    AveragedModel,
+    get_ema_multi_avg_fn,
+)
+
+from ebm_book import (  # noqa: F811  (the solution cell is self-contained)
+    datasets,
+    losses,
+    nets,
+    noise,
+    sampling,
+    seeds,
+    training,
+)
+from ebm_book.exercises.ch04_annealing import check_ncsn_samples
+
+# The package's loss and sampler are the references that Exercises 4.2 and 4.4
+# compared yours with: put yours in their place.
+data_set_solution = "rings"
+train_data = datasets.make(
+    data_set_solution, 5000, generator=seeds.generator(80)
+)
+levels = noise.geometric_sigmas(  # techniques 1 and 2
+    noise.max_pairwise_distance(train_data), 0.05, 10
+)
+seeds.manual_seed(81)
+network = nets.NoiseConditionalScoreMLP(
+    dim=2, hidden=64, depth=3
+)  # technique 3
+average = AveragedModel(  # technique 5
+    network, multi_avg_fn=get_ema_multi_avg_fn(0.99)
+)
+
+
+def loss_solution(model, batch, generator):
+    return losses.multi_noise_denoising_score_matching(
+        model, batch, levels, generator
+    )
+
+
+training.train(
+    network, loss_solution, train_data, n_steps=1500, batch_size=256,
+    lr=2e-3, seed=seeds.seed(82), progress=False, averaged_model=average,
+)  # fmt: skip
+trained = average.module.eval()
+step = noise.ncsnv2_step_size(levels, 50)  # technique 4, with M = 50
+
+
+def ncsn_samples_solution(n, generator):
+    start = levels[0] * torch.randn(n, 2, generator=generator)  # the prior
+    with torch.no_grad():
+        x = sampling.annealed_langevin(
+            trained, start, levels, step, 50, generator, denoise=False
+        ).samples
+        return x + levels[-1] ** 2 * trained(x, levels[-1])  # denoising step
+
+
+check_ncsn_samples(ncsn_samples_solution, data_set_solution)
+
+# %% [markdown]
 # ## 4.6 The bridge to diffusion models
 #
 # Everything in current diffusion models is already on this page, in a different
@@ -1031,6 +1342,7 @@ display.prose(
 #
 # $$
 # x \leftarrow x + (\sigma_i^2 - \sigma_{i+1}^2)\, s_\theta(x, \sigma_i) + \sqrt{\sigma_i^2 - \sigma_{i+1}^2}\; z
+# \tag{4.3}
 # $$
 #
 # (`sampling.reverse_diffusion`). The same marginal distributions are also produced by a
@@ -1040,15 +1352,20 @@ display.prose(
 # integrated from $\sigma_1$ down to $\sigma_L$ (`sampling.probability_flow`, with Heun's
 # method). It maps noise to data smoothly and invertibly.
 #
-# ### Exercise 4.3: one reverse-diffusion step
+# ### Exercise 4.7: one reverse-diffusion step (about 5 minutes)
 #
-# Implement one step of the discretized reverse VE SDE from level `sigma_now` to the
-# smaller `sigma_next`. The noise `z` is passed in; `score(x, sigma)` is the score model.
+# Write one step (4.3) of the discretized reverse VE SDE, from the level `sigma_now` down
+# to the smaller `sigma_next`. The noise `z` is passed in, so that the grader can compare
+# your step with the right one exactly.
 
 
 # %%
 def reverse_diffusion_step(x, score, sigma_now, sigma_next, z):
-    """x + (s_now^2 - s_next^2) score(x, s_now) + sqrt(s_now^2 - s_next^2) z."""
+    """One step (4.3) of the reverse VE SDE for every row of x; shape (N, d).
+
+    score(x, sigma) is the noise-conditional score model; z is standard normal
+    noise of the shape of x.
+    """
     # TODO: your code here
     raise NotImplementedError
 
@@ -1058,7 +1375,7 @@ check_reverse_diffusion_step(reverse_diffusion_step)
 # %% tags=["solution"]
 import math  # noqa: F811  (the solution cell is self-contained)
 
-from ebm_book.exercises import check_reverse_diffusion_step
+from ebm_book.exercises.ch04_annealing import check_reverse_diffusion_step
 
 
 def reverse_diffusion_step_solution(x, score, sigma_now, sigma_next, z):
