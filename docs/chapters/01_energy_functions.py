@@ -14,13 +14,13 @@
 # # 1. Energy functions and the Boltzmann distribution
 #
 # !!! abstract "In this chapter"
-#     **Time:** about 50 minutes of study, plus the exercises.
+#     **Time:** about 67 minutes: about 36 of reading and running the code, about 31 of exercises.
 #
 #     **You will learn to**
 #
 #     - read a probability distribution as an *energy landscape*, and write down the energy of familiar distributions;
 #     - turn any energy into a probability density with the Boltzmann distribution, and predict what temperature does to it;
-#     - draw energy landscapes and their densities in one and two dimensions;
+#     - design an energy landscape with the valleys and barriers you want, and draw energies and their densities in one and two dimensions;
 #     - explain, with numbers, why the normalizing constant $Z$ is the central obstacle of energy-based models.
 #
 #     **You need** basic PyTorch (tensors, broadcasting), probability densities, and partial derivatives.
@@ -41,14 +41,17 @@ from ebm_book import (
     display,
     energies,
     examples,
+    mixtures,
     partition,
     plotting,
     seeds,
 )
-from ebm_book.exercises import (
+from ebm_book.exercises.ch01_energies import (
     check_boltzmann_probabilities,
-    check_gaussian_energy,
+    check_error_bar_diagnosis,
+    check_gaussian_partition_function,
     check_importance_sampling,
+    check_three_well,
 )
 
 plotting.use_book_style()
@@ -134,37 +137,6 @@ plt.show()
 # %% [markdown]
 # Notice how the Laplace energy's kink at zero becomes the sharp tip of its density, and
 # how the double well's barrier becomes the dip between its two modes.
-#
-# ### Exercise 1.1: the energy of a Gaussian
-#
-# Write the energy of the one-dimensional Gaussian $\mathcal{N}(\mu, \sigma^2)$, for a
-# batch `x` of shape `(N, 1)`. Any additive constant is fine; the checker compares energy
-# *differences*, and tells you what is off if something is.
-
-
-# %%
-def gaussian_energy(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
-    """Energy of N(mean, std**2) at each point of x (shape (N, 1)); returns shape (N,)."""
-    # TODO: your code here
-    raise NotImplementedError
-
-
-check_gaussian_energy(gaussian_energy)
-
-# %% tags=["solution"]
-import torch
-
-from ebm_book.exercises import check_gaussian_energy
-
-
-def gaussian_energy_solution(
-    x: torch.Tensor, mean: float, std: float
-) -> torch.Tensor:
-    # -log N(x; mean, std^2) without its constant log(sqrt(2 pi) std)
-    return (x[:, 0] - mean) ** 2 / (2 * std**2)
-
-
-check_gaussian_energy(gaussian_energy_solution)
 
 # %% [markdown]
 # ## 1.2 From energy to probability: the Boltzmann distribution
@@ -388,6 +360,52 @@ display.prose(
 )
 
 # %% [markdown]
+# ### Exercise 1.1: the partition function of a Gaussian (derive it, about 5 minutes)
+#
+# For one kind of valley Laplace's method is exact: a quadratic one. Take the Gaussian
+# energy in $d$ dimensions, raised by a constant,
+#
+# $$
+# E(x) = \frac{\lVert x - \mu \rVert^2}{2\sigma^2} + c ,
+# $$
+#
+# and derive its partition function $Z_T$ on paper. Then write your result as a
+# function of $\sigma$, $T$, $d$ and $c$: the checker evaluates it at several points
+# and, where it differs, names the usual slip. A hint, if you need one: the integrand
+# is a product of one factor per coordinate, and the one-dimensional integral is the
+# one that Laplace's method computed above.
+
+
+# %%
+def gaussian_partition_function(
+    sigma: float, temperature: float, d: int, c: float
+) -> float:
+    """Z_T of E(x) = ||x - mu||^2 / (2 sigma^2) + c on R^d: your formula."""
+    # TODO: your formula here (math.pi, math.exp and ** are all it needs)
+    raise NotImplementedError
+
+
+check_gaussian_partition_function(gaussian_partition_function)
+
+# %% tags=["solution"]
+import math
+
+from ebm_book.exercises.ch01_energies import check_gaussian_partition_function
+
+
+def gaussian_partition_function_solution(
+    sigma: float, temperature: float, d: int, c: float
+) -> float:
+    # exp(-c/T) leaves the integral. The rest is a product of d integrals of a
+    # Gaussian of variance sigma^2 T, each sqrt(2 pi sigma^2 T). No mu: the
+    # integral over all of R^d does not change when the landscape shifts.
+    width = (2 * math.pi * sigma**2 * temperature) ** (d / 2)
+    return math.exp(-c / temperature) * width
+
+
+check_gaussian_partition_function(gaussian_partition_function_solution)
+
+# %% [markdown]
 # ### Discrete states: the softmax is a Boltzmann distribution
 #
 # The same formula with a sum instead of an integral gives the probabilities of $K$
@@ -403,7 +421,7 @@ display.prose(
 # smallest energy from all of them before exponentiating. That is a shift of the energy,
 # so by the first invariance above it changes no probability.
 #
-# ### Exercise 1.2: Boltzmann probabilities that never overflow
+# ### Exercise 1.2: Boltzmann probabilities that never overflow (about 3 minutes)
 #
 # Implement $p_i$ for a 1-D tensor of energies and a temperature, without calling
 # `torch.softmax` (use it afterwards to check yourself). The checker tries energies near
@@ -414,7 +432,8 @@ display.prose(
 def boltzmann_probabilities(
     energies: torch.Tensor, temperature: float
 ) -> torch.Tensor:
-    """p_i = exp(-E_i / T) / sum_j exp(-E_j / T), numerically stable."""
+    """The Boltzmann probabilities of states with these energies (a 1-D
+    tensor) at this temperature, without overflow or underflow."""
     # TODO: your code here
     raise NotImplementedError
 
@@ -424,7 +443,7 @@ check_boltzmann_probabilities(boltzmann_probabilities)
 # %% tags=["solution"]
 import torch
 
-from ebm_book.exercises import check_boltzmann_probabilities
+from ebm_book.exercises.ch01_energies import check_boltzmann_probabilities
 
 
 def boltzmann_probabilities_solution(
@@ -436,6 +455,166 @@ def boltzmann_probabilities_solution(
 
 
 check_boltzmann_probabilities(boltzmann_probabilities_solution)
+
+# %% [markdown]
+# ### Exercise 1.3: a landscape of your own design (build it, about 15 minutes)
+#
+# Now design a landscape yourself. Write a one-dimensional energy
+# `three_well_energy(x)`, from a batch `x` of shape `(N, 1)` to shape `(N,)`, with
+#
+# 1. **three valleys**: local minima within 0.1 of $x = -2$, $0$ and $2$, and no
+#    other on $[-4, 4]$;
+# 2. **a depth order**: the left valley the deepest and the right one the shallowest,
+#    each minimum at least 0.5 below its right neighbour;
+# 3. **barriers of height 3**: the ridge between two neighbouring valleys rises
+#    $3 \pm 0.5$ above the shallower of the two minima (the climb out of that valley);
+# 4. **walls**: $E(-4)$ and $E(4)$ at least 10 above the lowest minimum, so that
+#    $[-4, 4]$ holds essentially all the mass.
+#
+# Then write `boltzmann_density(energy, x, temperature)`: for any energy and an evenly
+# spaced grid `x` of shape `(N, 1)`, the Boltzmann density $p_T$ of Section 1.2 at the
+# grid points, with the integral that defines $Z_T$ replaced by a sum over the grid, so
+# that the values times the grid spacing sum to 1. Like Exercise 1.2, it must survive
+# energies near $\pm 1000$. The checker measures every property on a fine grid and
+# tells you which one is off, with the numbers it found: design with its help.
+#
+# ??? tip "Where to start"
+#     Any construction with the four properties passes. A polynomial is one route: a
+#     minimum or a ridge is where the derivative vanishes, so choose a derivative that
+#     vanishes at the three minima and at two ridges between them. A periodic function
+#     plus walls is another. A tilt orders the depths, as in Section 1.2.
+
+
+# %%
+def three_well_energy(x: torch.Tensor) -> torch.Tensor:
+    """Your three-valley energy: x of shape (N, 1) -> shape (N,)."""
+    # TODO: your design here
+    raise NotImplementedError
+
+
+def boltzmann_density(
+    energy, x: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """p_T of `energy` at the points of the even grid x (shape (N, 1)),
+    normalized on that grid; shape (N,)."""
+    # TODO: your code here
+    raise NotImplementedError
+
+
+built = check_three_well(three_well_energy, boltzmann_density)
+
+# %% tags=["solution"]
+import torch
+
+from ebm_book.exercises.ch01_energies import check_three_well
+
+
+def three_well_energy_solution(x: torch.Tensor) -> torch.Tensor:
+    x = x[:, 0]
+    # x^2 (x^2 - 4)^2 vanishes at 0 and +-2 and peaks at +-2/sqrt(3), with
+    # height 256/27: rescaled, three equal valleys with barriers of height 1.
+    valleys = 27 / 256 * x**2 * (x**2 - 4) ** 2
+    # The tilt 0.3 x makes the depths -0.6, 0, 0.6, and lowers the barriers
+    # seen from the shallower side by 0.3 * 1.15 and 0.3 * 0.85: with a height
+    # of 3.3 before the tilt, they end near 2.95 and 3.05.
+    return 3.3 * valleys + 0.3 * x
+
+
+def boltzmann_density_solution(
+    energy, x: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    log_weights = -energy(x) / temperature
+    # Shifting by the largest log-weight keeps exp() in [0, 1] and cancels
+    # in the normalization.
+    weights = torch.exp(log_weights - log_weights.max())
+    spacing = x[1, 0] - x[0, 0]
+    return weights / (weights.sum() * spacing)
+
+
+check_three_well(three_well_energy_solution, boltzmann_density_solution)
+
+# %% [markdown]
+# Here is the landscape at two temperatures: yours if it passed the checker, the
+# reference solution's otherwise.
+
+# %% alt="Left: the reference solution's three-valley energy: minima near x = -2, 0 and 2, the left one lowest and the right one highest, separated by two barriers about 3 high, with steep walls beyond. Right: its Boltzmann densities at T = 1 and T = 1/4. At T = 1 all three valleys carry visible mass, the wide middle one the most; at T = 1/4 most of the mass sits in the deepest, left valley, and the right valley's bump has almost vanished."
+energy_fn, density_fn = (
+    (three_well_energy, boltzmann_density)
+    if built
+    else (three_well_energy_solution, boltzmann_density_solution)
+)
+x_grid = torch.linspace(-4, 4, 801, dtype=torch.float64)[:, None]
+fig, (ax_energy, ax_density) = plt.subplots(1, 2, figsize=(10, 3.6))
+plotting.plot_energy_1d(energy_fn, xlim=(-3.2, 3.2), ax=ax_energy, color="k")
+ax_energy.set(ylim=(-1, 6), title="Three valleys $E(x)$")
+for temperature in (1.0, 0.25):
+    density = density_fn(energy_fn, x_grid, temperature)
+    (line,) = ax_density.plot(
+        x_grid[:, 0], density, label=f"$T = {temperature:g}$"
+    )
+    ax_density.fill_between(
+        x_grid[:, 0], density, alpha=0.15, color=line.get_color()
+    )
+ax_density.set(
+    xlim=(-3.2, 3.2), xlabel="$x$", title="Boltzmann densities $p_T(x)$"
+)
+ax_density.legend()
+plt.show()
+
+# %% [markdown]
+# What does cooling from $T = 1$ to $T = 1/4$ do to the mass in the shallow right
+# valley? Predict it before you run the next cell: by Section 1.2's Laplace argument,
+# by what factor should the odds right : left change?
+
+# %%
+# Each valley is the part of the line nearer to its minimum than to the others.
+valley = torch.bucketize(x_grid[:, 0], torch.tensor([-1.0, 1.0]).double())
+spacing = (x_grid[1, 0] - x_grid[0, 0]).item()
+mass = {}  # mass[T][k]: the probability of valley k (left, middle, right)
+for t in (1.0, 0.25):
+    cell_mass = density_fn(energy_fn, x_grid, t) * spacing
+    mass[t] = [cell_mass[valley == k].sum().item() for k in range(3)]
+display.show_table(
+    ["$T$", "left valley", "middle valley", "right valley"],
+    [[t] + masses for t, masses in mass.items()],
+)
+
+# %%
+on_grid = energy_fn(x_grid).detach()
+gap = on_grid[valley == 2].min().item() - on_grid[valley == 0].min().item()
+odds_change = (mass[0.25][2] / mass[0.25][0]) / (mass[1.0][2] / mass[1.0][0])
+predicted_change = math.exp(-gap * (1 / 0.25 - 1 / 1.0))
+# The reference landscape is the one the figure's description describes.
+if not built:
+    claims.claim(
+        "at T = 1 the middle valley holds the most mass; at T = 1/4 the left one"
+        " holds most of it, and the right one almost none",
+        max(mass[1.0]) == mass[1.0][1]
+        and mass[0.25][0] > 0.5
+        and mass[0.25][2] < 0.01,
+        mass=mass,
+    )
+    claims.claim(
+        "Laplace's method predicts the change of the odds within 5%",
+        abs(odds_change / predicted_change - 1) < 0.05,
+        measured=odds_change,
+        predicted=predicted_change,
+    )
+
+# %% tags=["prose"]
+display.prose(
+    rf"""
+    Cooling from $T = 1$ to $T = 1/4$ takes the right valley's share of the mass from
+    {mass[1.0][2]:.1%} to {mass[0.25][2]:.2%}, and multiplies the odds right : left by
+    {odds_change:.3g}. Laplace's method predicts this factor without an integral. The
+    odds are a width factor times $e^{{-\Delta E/T}}$, with $\Delta E$ = {gap:.3f}
+    the depth gap between the right and the left minima; the width factor does not
+    depend on $T$, so it cancels from the change, which is
+    $e^{{-\Delta E\,(4 - 1)}}$ = {predicted_change:.3g}. Width matters at each
+    temperature; how fast a shallow valley empties as the system cools is set by depth
+    alone.
+    """
+)
 
 # %% [markdown]
 # ## 1.3 Energy landscapes in two dimensions
@@ -941,7 +1120,7 @@ display.prose(
 # at all, because it does not depend on $x$. [Chapter 2](02_score_and_langevin.py) builds a
 # sampler out of it.
 #
-# ### Exercise 1.3: an importance-sampling estimate of $Z$
+# ### Exercise 1.4: an importance-sampling estimate of $Z$ (about 4 minutes)
 #
 # Implement the importance-sampling estimator. You receive an `energy` (a callable on
 # `(N, d)` tensors), a `proposal` with `proposal.sample(n, generator=generator)` and a
@@ -962,7 +1141,7 @@ check_importance_sampling(estimate_z)
 # %% tags=["solution"]
 import torch
 
-from ebm_book.exercises import check_importance_sampling
+from ebm_book.exercises.ch01_energies import check_importance_sampling
 
 
 def estimate_z_solution(
@@ -977,6 +1156,109 @@ def estimate_z_solution(
 
 
 check_importance_sampling(estimate_z_solution)
+
+# %% [markdown]
+# ### Exercise 1.5: an error bar that lies (diagnose it, about 4 minutes)
+#
+# A colleague needs $Z$ for an energy in $d = 10$ dimensions, far beyond quadrature.
+# They build a proposal with Section 1.2's idea: descend the energy from the origin to a
+# minimum, fit the Gaussian of Laplace's method there, and widen its standard deviations
+# by a factor 1.2 for safety. Then they run importance sampling with $n = 10^4$, five
+# times, with different seeds. We know what they do not: their energy is $E = -\log p$
+# for a mixture of two Gaussians with weights 0.7 and 0.3, centred at $x_1 = -3$ and
+# $x_1 = 3$, so $Z = 1$.
+
+
+# %%
+d = 10
+offset = torch.zeros(d)
+offset[0] = 3.0
+two_valleys = mixtures.GaussianMixture(
+    means=torch.stack([-offset, offset]), covs=0.5**2, weights=[0.7, 0.3]
+)
+
+
+def laplace_proposal(energy, start, widen=1.2, steps=100, step_size=0.1):
+    """The Gaussian of Laplace's method at the minimum that gradient descent
+    reaches from start, its standard deviations widened by the factor widen."""
+
+    def energy_at(point):
+        return energy(point[None])[0]
+
+    x = start.clone()
+    for _ in range(steps):
+        x = x - step_size * torch.autograd.functional.jacobian(energy_at, x)
+    hessian = torch.autograd.functional.hessian(energy_at, x)
+    return energies.Gaussian(x, cov=widen**2 * torch.linalg.inv(hessian))
+
+
+proposal = laplace_proposal(two_valleys, start=torch.zeros(d))
+runs = [
+    partition.importance_sampling_partition(
+        two_valleys, proposal, 10_000, generator=seeds.generator(2 + k)
+    )
+    for k in range(5)
+]
+estimates = torch.tensor([r.value for r in runs])
+reported = torch.tensor([r.relative_std_error for r in runs])
+ess = torch.tensor([r.effective_sample_size for r in runs])
+misses = (1 - estimates) / (reported * estimates)  # distance to Z in SEs
+display.show_table(
+    [
+        "run",
+        "$\\hat Z$",
+        "reported relative SE",
+        "ESS",
+        "$Z - \\hat Z$ in SEs",
+    ],
+    [
+        [k + 1, *row]
+        for k, row in enumerate(zip(estimates, reported, ess, misses))
+    ],
+)
+
+# %%
+claims.claim(
+    "the descent from the origin ends in the deeper valley",
+    abs(proposal.mean[0].item() + 3) < 0.01,
+    mean=proposal.mean[0],
+)
+# Over 2000 runs: Z-hat within 0.68-0.72 (SD 0.006), SE below 0.0082, ESS
+# above 6000, misses above 49 SEs; a sample near the other valley, 8 proposal
+# SDs away, has probability below 1e-15 per draw.
+claims.claim(
+    "the five runs agree on about 0.7; each misses Z by dozens of reported"
+    " standard errors, with an ESS above half of n",
+    ((estimates - 0.7).abs() < 0.05).all()
+    and (misses > 24).all()
+    and (ess > 5000).all(),
+    estimates=estimates,
+    misses=misses,
+    ess=ess,
+)
+
+# %% [markdown]
+# The five runs agree with one another, with small error bars and an ESS of more than
+# half of the $10^4$ samples, and every one of them misses $Z = 1$ by dozens of its own
+# standard errors. What went wrong?
+#
+# - **(a)** Nothing systematic: it is bad luck, and another seed would do better.
+# - **(b)** The proposal covers only the valley where the descent ended: $\hat Z$ is
+#   that valley's mass, and the standard error and the ESS, computed from the samples
+#   drawn, cannot see a valley that no sample reached.
+# - **(c)** $n$ is too small: with 100 times more samples the estimate would approach
+#   $Z$.
+# - **(d)** The weights overflowed: the estimate should be computed in log space.
+
+# %%
+answer = None  # "a", "b", "c" or "d"
+check_error_bar_diagnosis(answer)
+
+# %% tags=["solution"]
+from ebm_book.exercises.ch01_energies import check_error_bar_diagnosis
+
+answer = "b"  # one valley never sampled: no statistic of the samples sees it
+check_error_bar_diagnosis(answer)
 
 # %% [markdown]
 # ## Reflection questions
@@ -1023,6 +1305,8 @@ check_importance_sampling(estimate_z_solution)
 # - The partition function $Z_T$ is known in closed form only for special energies.
 #   Quadrature costs $m^d$ evaluations; uniform Monte Carlo fails by $d \approx 10$;
 #   importance sampling fails later but just as surely, and its error bars fail with it.
+#   No statistic of the samples, not even the ESS, can see a valley the proposal never
+#   visits.
 # - Maximum likelihood needs $\nabla_\theta \log Z_\theta$, i.e. samples from the model. The
 #   score $\nabla_x \log p(x) = -\nabla_x E(x)/T$ does not involve $Z$ at all: it is the
 #   subject of the [next chapter](02_score_and_langevin.py).
