@@ -24,22 +24,6 @@ def test_gaussian_score_checker(answer, message):
     assert_feedback(exercises.check_gaussian_score, answer, message)
 
 
-@pytest.mark.parametrize(
-    "answer, message",
-    [
-        (lambda x, s, e, z: x + e * s(x) + math.sqrt(2 * e) * z, "other convention"),
-        (lambda x, s, e, z: x + e * s(x) + math.sqrt(e) * z, "half the step size"),
-        (lambda x, s, e, z: x + e / 2 * s(x) + e * z, "scaled by sqrt"),
-        (lambda x, s, e, z: x + e / 2 * s(x), "forgot the noise"),
-        (lambda x, s, e, z: x - e / 2 * s(x) + math.sqrt(e) * z, "along"),
-        (lambda x, s, e, z: x[:, 0], r"shape \(5, 2\)"),
-        (lambda x, s, e, z: x + 0.5 * e * s(x) + e**0.5 * z, None),
-    ],
-)
-def test_langevin_step_checker(answer, message):
-    assert_feedback(exercises.check_langevin_step, answer, message)
-
-
 def _log_q(score, eps):
     return lambda to, origin: -((to - origin - eps / 2 * score(origin)) ** 2).sum(1) / (2 * eps)
 

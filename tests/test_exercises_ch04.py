@@ -32,18 +32,6 @@ def test_geometric_sigmas_checker(answer, message):
 @pytest.mark.parametrize(
     "answer, message",
     [
-        (lambda s, eps: eps * s / s[-1], "squares"),
-        (lambda s, eps: eps * s**2 / s[0] ** 2, r"\*smallest\*"),
-        (lambda s, eps: eps * s**2 / s[-1] ** 2, None),
-    ],
-)
-def test_annealed_step_sizes_checker(answer, message):
-    assert_feedback(exercises.check_annealed_step_sizes, answer, message)
-
-
-@pytest.mark.parametrize(
-    "answer, message",
-    [
         (
             lambda x, s, a, b, z: x + (a**2 - b**2) / 2 * s(x, a) + (a**2 - b**2) ** 0.5 * z,
             "not half",

@@ -50,12 +50,12 @@ def test_every_exercise_the_reader_does_has_a_solution():
 
 
 def test_checker_reports_not_attempted_and_crashes_gracefully():
-    def todo(x, mean, std):
+    def todo(x, mean, cov):
         raise NotImplementedError
 
-    passed, out = run_checker(exercises.check_gaussian_energy, todo)
+    passed, out = run_checker(exercises.check_gaussian_score, todo)
     assert not passed and out.startswith("⏳")
-    passed, out = run_checker(exercises.check_gaussian_energy, lambda x, mean, std: x.nonexistent)
+    passed, out = run_checker(exercises.check_gaussian_score, lambda x, mean, cov: x.nonexistent)
     assert not passed and "raised AttributeError" in out
 
 

@@ -14,12 +14,14 @@ Whatever the reader's code does (raise, return the wrong type, produce NaN) the 
 catches it and explains, so "run all" never stops at an exercise.
 
 One module per chapter holds that chapter's graders (``ch01_energies``, ``ch02_langevin``,
-``ch03_score_matching``, ``ch04_annealing``), all built with the framework in
-``_framework`` (the `checker` decorator and the `diagnose` helper). A chapter imports
-what it needs in one line, from here:
+``ch03_score_matching``, ``ch04_annealing``; each may gather graders from topic modules
+beside it), all built with the framework in ``_framework`` (the `checker` decorator, the
+`diagnose`, `compare_formula` and `multiple_choice` helpers). A chapter imports its
+graders in one line from its module; all of them are also available from here:
 
->>> from ebm_book.exercises import check_gaussian_energy
->>> check_gaussian_energy(lambda x, mean, std: (x[:, 0] - mean) ** 2 / (2 * std**2))
+>>> import torch
+>>> from ebm_book.exercises import check_boltzmann_probabilities
+>>> check_boltzmann_probabilities(lambda energies, t: torch.softmax(-energies / t, dim=0))
 ✅ Correct! ...
 True
 """
@@ -34,36 +36,58 @@ from ._framework import (
 )
 from .ch01_energies import (
     check_boltzmann_probabilities,
-    check_gaussian_energy,
+    check_error_bar_diagnosis,
+    check_gaussian_partition_function,
     check_importance_sampling,
+    check_three_well,
 )
-from .ch02_langevin import check_gaussian_score, check_langevin_step, check_mala_log_acceptance
+from .ch02_langevin import (
+    check_gaussian_score,
+    check_langevin_sampler,
+    check_mala_log_acceptance,
+    check_runaway_chain,
+    check_variance_after,
+)
 from .ch03_score_matching import (
-    check_denoising_score_matching,
+    check_gaussian_c_sigma,
     check_implicit_score_matching,
-    check_score_from_noise_prediction,
+    check_score_training,
+    check_small_sigma_diagnosis,
 )
 from .ch04_annealing import (
-    check_annealed_step_sizes,
+    check_annealed_langevin,
     check_geometric_sigmas,
+    check_merging_sigma,
+    check_multi_noise_loss,
+    check_ncsn_samples,
     check_reverse_diffusion_step,
+    check_stuck_weights,
 )
 
 __all__ = [
     "CheckFailed",
     "CheckResult",
-    "check_annealed_step_sizes",
+    "check_annealed_langevin",
     "check_boltzmann_probabilities",
-    "check_denoising_score_matching",
-    "check_gaussian_energy",
+    "check_error_bar_diagnosis",
+    "check_gaussian_c_sigma",
+    "check_gaussian_partition_function",
     "check_gaussian_score",
     "check_geometric_sigmas",
     "check_implicit_score_matching",
     "check_importance_sampling",
-    "check_langevin_step",
+    "check_langevin_sampler",
     "check_mala_log_acceptance",
+    "check_merging_sigma",
+    "check_multi_noise_loss",
+    "check_ncsn_samples",
     "check_reverse_diffusion_step",
-    "check_score_from_noise_prediction",
+    "check_runaway_chain",
+    "check_score_training",
+    "check_small_sigma_diagnosis",
+    "check_stuck_weights",
+    "check_three_well",
+    "check_variance_after",
     "checker",
     "compare_formula",
     "diagnose",

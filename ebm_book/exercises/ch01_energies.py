@@ -15,7 +15,6 @@ import torch
 from ..energies import Gaussian
 from ._framework import (
     CheckFailed,
-    _as_tensor,
     _real_tensor,
     checker,
     compare_formula,
@@ -27,55 +26,10 @@ from .ch01_landscapes import check_three_well
 __all__ = [
     "check_boltzmann_probabilities",
     "check_error_bar_diagnosis",
-    "check_gaussian_energy",
     "check_gaussian_partition_function",
     "check_importance_sampling",
     "check_three_well",
 ]
-
-
-@checker
-def check_gaussian_energy(gaussian_energy: Callable[..., torch.Tensor]) -> str:
-    r"""Check ``gaussian_energy(x, mean, std)``: the energy of $\mathcal{N}(\mu, \sigma^2)$.
-
-    Any energy $E(x) = (x-\mu)^2 / (2\sigma^2) + c$ passes, for any constant $c$, because
-    constants cancel in $e^{-E}/Z$. The check therefore compares energy *differences*.
-
-    Examples
-    --------
-    >>> check_gaussian_energy(lambda x, mean, std: (x[:, 0] - mean) ** 2 / (2 * std**2))
-    ✅ Correct! ...
-    True
-    >>> check_gaussian_energy(lambda x, mean, std: (x[:, 0] - mean) ** 2 / (2 * std))
-    ❌ Not yet: ... divide by the variance std**2, not by std.
-    False
-    """
-    x = torch.linspace(-3.0, 4.0, 15)[:, None]
-    for mean, std in [(0.0, 1.0), (1.0, 0.5), (-2.0, 3.0)]:
-        result = _as_tensor(gaussian_energy(x.clone(), mean, std), "gaussian_energy")
-        if result.shape != (x.shape[0],):
-            raise CheckFailed(
-                f"for x of shape {tuple(x.shape)} the energy should have shape ({x.shape[0]},), "
-                f"one value per point; got {tuple(result.shape)}. Index the coordinate with x[:, 0]."
-            )
-        expected = (x[:, 0] - mean) ** 2 / (2 * std**2)
-        got_diff, want_diff = result - result[0], expected - expected[0]  # constants cancel
-        if torch.allclose(got_diff, want_diff, rtol=1e-4, atol=1e-5):
-            continue
-        informative = want_diff.abs() > 1e-3  # points where the true difference is not ~0
-        ratio = (got_diff[informative] / want_diff[informative]).median().item()
-        hint = {
-            -1.0: "lower energy must mean higher probability: E is minus the log density.",
-            2.0: "did you forget the factor 1/2?",
-        }.get(round(ratio, 3))
-        if hint is None and std != 1.0 and torch.allclose(got_diff / std, want_diff, rtol=1e-4):
-            hint = "divide by the variance std**2, not by std."
-        raise CheckFailed(
-            f"with mean={mean}, std={std}: E(x) - E(x0) at x={x[-1, 0].item():.1f} should be "
-            f"{want_diff[-1].item():.4f}; got {got_diff[-1].item():.4f}. "
-            + (hint or "Compare with E(x) = (x - mean)^2 / (2 std^2).")
-        )
-    return "Your energy matches (x - mean)^2 / (2 std^2) up to an additive constant."
 
 
 @checker

@@ -12,13 +12,12 @@ from collections.abc import Callable
 
 import torch
 
-from ._framework import CheckFailed, _as_tensor, checker, compare_formula, diagnose, multiple_choice
+from ._framework import CheckFailed, _as_tensor, checker, compare_formula, multiple_choice
 from .ch02_sampler import check_langevin_sampler
 
 __all__ = [
     "check_gaussian_score",
     "check_langevin_sampler",
-    "check_langevin_step",
     "check_mala_log_acceptance",
     "check_runaway_chain",
     "check_variance_after",
@@ -66,55 +65,6 @@ def check_gaussian_score(gaussian_score: Callable[..., torch.Tensor]) -> str:
             hint = "compare with s(x) = -Sigma^{-1} (x - mu)."
         raise CheckFailed(f"with mean {mean.tolist()} and cov {cov.tolist()}: {hint}")
     return "The Gaussian score -Sigma^{-1}(x - mu) points to the mean, stronger along narrow directions."
-
-
-@checker
-def check_langevin_step(langevin_step: Callable[..., torch.Tensor]) -> str:
-    r"""Check ``langevin_step(x, score, step_size, noise)`` $= x + \frac{\epsilon}{2} s(x) + \sqrt{\epsilon}\,z$.
-
-    The noise $z$ is passed in, so the check is exact, not statistical.
-
-    Examples
-    --------
-    >>> check_langevin_step(lambda x, s, eps, z: x + eps / 2 * s(x) + eps**0.5 * z)
-    ✅ Correct! ...
-    True
-    >>> check_langevin_step(lambda x, s, eps, z: x + eps * s(x) + (2 * eps) ** 0.5 * z)
-    ❌ Not yet: that is the other convention...book uses eps/2 and sqrt(eps).
-    False
-    """
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(5, 2, generator=g)
-    noise = torch.randn(5, 2, generator=g)
-
-    def score(points: torch.Tensor) -> torch.Tensor:
-        return -2.0 * points + 1.0
-
-    step = 0.09
-    result = _as_tensor(langevin_step(x.clone(), score, step, noise.clone()), "langevin_step")
-    if result.shape != x.shape:
-        raise CheckFailed(
-            f"return the new points, shape {tuple(x.shape)}; got {tuple(result.shape)}."
-        )
-
-    def update(drift: float, noise_scale: float) -> torch.Tensor:
-        return x + drift * score(x) + noise_scale * noise
-
-    mistakes = [
-        (update(step, (2 * step) ** 0.5), "that is the other convention, x + eps s + sqrt(2 eps) z; the book uses eps/2 and sqrt(eps)."),
-        (update(step, step**0.5), "the drift is (eps/2) s(x), half the step size."),
-        (update(step / 2, step), "the noise is scaled by sqrt(eps), not eps."),
-        (update(step / 2, 0.0), "you forgot the noise: without it this is gradient ascent, which collapses onto the modes."),
-        (update(-step / 2, step**0.5), "move *along* the score (uphill in log p): + (eps/2) s(x)."),
-    ]  # fmt: skip
-    diagnose(
-        result,
-        mistakes,
-        expected=update(step / 2, step**0.5),
-        otherwise="compare with x + (eps/2) * score(x) + sqrt(eps) * noise.",
-        atol=1e-6,
-    )
-    return "x + (eps/2) s(x) + sqrt(eps) z, the book's convention (Song & Ermon 2019)."
 
 
 @checker

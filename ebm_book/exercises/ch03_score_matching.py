@@ -15,7 +15,6 @@ import torch
 
 from ._framework import (
     CheckFailed,
-    _as_tensor,
     checker,
     compare_formula,
     diagnose,
@@ -25,10 +24,8 @@ from .ch03_losses import _as_scalar_loss, _TinyScore
 from .ch03_training import check_score_training
 
 __all__ = [
-    "check_denoising_score_matching",
     "check_gaussian_c_sigma",
     "check_implicit_score_matching",
-    "check_score_from_noise_prediction",
     "check_score_training",
     "check_small_sigma_diagnosis",
 ]
@@ -116,121 +113,6 @@ def check_implicit_score_matching(implicit_score_matching_loss: Callable[..., to
         f"J_ISM = {expected.item():.4f}, and its gradient trains the model. "
         "It cost d = 3 backward passes for the trace; Section 3.3 counts that cost."
     )
-
-
-@checker
-def check_denoising_score_matching(
-    denoising_score_matching_loss: Callable[..., torch.Tensor],
-) -> str:
-    r"""Check ``denoising_score_matching_loss(model, x, z, sigma)`` $= \frac{1}{2N}\sum_n \lVert s(x_n + \sigma z_n) + z_n/\sigma\rVert^2$.
-
-    The noise $z$ is passed in, so the check is exact. Two noise levels are tried, so
-    that $\sigma$ and $\sigma^2$ cannot be confused.
-
-    Examples
-    --------
-    >>> def dsm(model, x, z, sigma):
-    ...     return 0.5 * ((model(x + sigma * z) + z / sigma) ** 2).sum(1).mean()
-    >>> check_denoising_score_matching(dsm)
-    ✅ Correct! ...
-    True
-    >>> check_denoising_score_matching(lambda m, x, z, s: 0.5 * ((m(x + s * z) - z / s) ** 2).sum(1).mean())
-    ❌ Not yet: ... sign ...
-    False
-    """
-    model = _TinyScore(dim=2, seed=1)
-    g = torch.Generator().manual_seed(4)
-    x = torch.randn(50, 2, generator=g, dtype=torch.float64)
-    z = torch.randn(50, 2, generator=g, dtype=torch.float64)
-    for sigma in (0.5, 0.2):
-        result = _as_scalar_loss(
-            denoising_score_matching_loss(model, x.clone(), z.clone(), sigma),
-            "denoising_score_matching_loss",
-            len(x),
-        )
-
-        def loss(at: torch.Tensor, target: torch.Tensor, factor: float = 0.5) -> torch.Tensor:
-            return factor * ((model(at) - target) ** 2).sum(1).mean()
-
-        noisy = x + sigma * z
-        expected = loss(noisy, -z / sigma)
-        value = result.detach().double()
-        if torch.isclose(value, expected.detach(), rtol=1e-6, atol=1e-9):
-            if not result.requires_grad:
-                raise CheckFailed(
-                    "the value is right, but the loss is detached from the model's parameters: "
-                    "do not call .detach(), .item() or torch.no_grad()."
-                )
-            continue
-        mistakes = [
-            (loss(noisy, z / sigma), "wrong sign of the target: the score of N(x~; x, sigma^2 I) is -(x~ - x)/sigma^2 = -z/sigma, so the residual is s(x~) + z/sigma."),
-            (loss(noisy, -z / sigma**2), "the target is -(x~ - x)/sigma^2 with x~ - x = sigma z, which is -z/sigma, not -z/sigma^2."),
-            (loss(noisy, -sigma * z), "the target is -(x~ - x)/sigma^2 = -z/sigma: divide by sigma, do not multiply."),
-            (loss(noisy, -z / sigma, 1.0), "the loss has a factor 1/2: 0.5 * ||s(x~) + z/sigma||^2."),
-            (loss(x, -z / sigma), "evaluate the model at the noisy point x~ = x + sigma z, not at the clean x."),
-            (loss(noisy, -z / sigma) / 2, "sum the squares over the coordinates and average over the points; .mean() over both divides by d = 2."),
-            (loss(x + z, -z / sigma), "the noisy point is x + sigma * z: scale the noise by sigma."),
-        ]  # fmt: skip
-        diagnose(
-            value,
-            mistakes,
-            context=f"with sigma = {sigma}: ",
-            otherwise=f"expected {expected.item():.6f}; got {value.item():.6f}. "
-            "Compare with 0.5 * mean over points of ||s(x + sigma z) + z / sigma||^2.",
-            rtol=1e-6,
-            atol=1e-9,
-        )
-    return "No true score and no trace: only noise, one forward pass, and a regression."
-
-
-@checker
-def check_score_from_noise_prediction(
-    score_from_noise_prediction: Callable[..., torch.Tensor],
-) -> str:
-    r"""Check ``score_from_noise_prediction(eps, alpha_bar)`` $= -z_\theta / \sqrt{1 - \bar\alpha_t}$.
-
-    With DDPM's noisy data $x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\,z$,
-    the noise has standard deviation $\sqrt{1-\bar\alpha_t}$, and a network $z_\theta$ that
-    predicts $z$ (DDPM's $\epsilon_\theta$; ``eps`` in code) gives the score
-    $-z_\theta / \sqrt{1-\bar\alpha_t}$.
-
-    Examples
-    --------
-    >>> check_score_from_noise_prediction(lambda eps, a: -eps / (1 - a) ** 0.5)
-    ✅ Correct! ...
-    True
-    >>> check_score_from_noise_prediction(lambda eps, a: -eps / (1 - a))
-    ❌ Not yet: ... standard deviation ...
-    False
-    """
-    eps = torch.randn(6, 2, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
-    for alpha_bar in (0.9, 0.5, 0.19):
-        result = _as_tensor(
-            score_from_noise_prediction(eps.clone(), alpha_bar), "score_from_noise_prediction"
-        )
-        if result.shape != eps.shape:
-            raise CheckFailed(
-                f"return one score per point, shape {tuple(eps.shape)}; got {tuple(result.shape)}."
-            )
-        result = result.double()
-        std = (1 - alpha_bar) ** 0.5
-        mistakes = [
-            (eps / std, "wrong sign: the noise points away from the clean data, the score points back, s = -eps / sqrt(1 - alpha_bar)."),
-            (-eps / (1 - alpha_bar), "divide by the standard deviation of the noise, sqrt(1 - alpha_bar), not by its variance."),
-            (-eps * std, "divide by sqrt(1 - alpha_bar), do not multiply: the score of N(x_t; sqrt(alpha_bar) x_0, (1 - alpha_bar) I) is -eps / sqrt(1 - alpha_bar)."),
-            (-eps / alpha_bar**0.5, "sqrt(alpha_bar) scales the clean data; the noise is scaled by sqrt(1 - alpha_bar)."),
-            (-eps, "the scale is missing: -eps is the score only when the noise has unit variance; divide by sqrt(1 - alpha_bar)."),
-        ]  # fmt: skip
-        diagnose(
-            result,
-            mistakes,
-            expected=-eps / std,
-            context=f"with alpha_bar = {alpha_bar}: ",
-            otherwise="compare with -eps / sqrt(1 - alpha_bar).",
-            rtol=1e-6,
-            atol=1e-9,
-        )
-    return "s = -eps / sqrt(1 - alpha_bar): a noise predictor is a score model in disguise."
 
 
 def _spd(d: int, seed: int) -> torch.Tensor:

@@ -20,7 +20,6 @@ from .ch04_training import check_multi_noise_loss, check_ncsn_samples
 
 __all__ = [
     "check_annealed_langevin",
-    "check_annealed_step_sizes",
     "check_geometric_sigmas",
     "check_merging_sigma",
     "check_multi_noise_loss",
@@ -167,36 +166,6 @@ def check_geometric_sigmas(geometric_sigmas: Callable[..., torch.Tensor]) -> str
             hint = f"expected {[round(v, 4) for v in expected.tolist()]}."
         raise CheckFailed(f"for sigma_max={high}, sigma_min={low}, n_levels={n}: {hint}")
     return "a constant ratio between levels: the same relative change at every scale."
-
-
-@checker
-def check_annealed_step_sizes(step_sizes: Callable[..., torch.Tensor]) -> str:
-    r"""Check ``step_sizes(sigmas, eps)`` $= \epsilon\,\sigma_i^2/\sigma_L^2$.
-
-    Examples
-    --------
-    >>> check_annealed_step_sizes(lambda s, eps: eps * s**2 / s[-1] ** 2)
-    ✅ Correct! ...
-    True
-    >>> check_annealed_step_sizes(lambda s, eps: eps * s / s[-1])
-    ❌ Not yet: ... squares ...
-    False
-    """
-    sigmas = torch.tensor([5.0, 1.0, 0.2, 0.04], dtype=torch.float64)
-    eps = 2e-3
-    result = _as_tensor(step_sizes(sigmas.clone(), eps), "step_sizes").double()
-    expected = eps * sigmas**2 / sigmas[-1] ** 2
-    if result.shape != sigmas.shape:
-        raise CheckFailed(f"return one step size per level, shape (4,); got {tuple(result.shape)}.")
-    if torch.allclose(result, expected, rtol=1e-6):
-        return "eps_i = eps sigma_i^2 / sigma_L^2: the step is eps at the last level."
-    if torch.allclose(result, eps * sigmas / sigmas[-1], rtol=1e-6):
-        hint = "use the squares of the noise levels: eps_i = eps sigma_i^2 / sigma_L^2."
-    elif torch.allclose(result, eps * sigmas**2 / sigmas[0] ** 2, rtol=1e-6):
-        hint = "divide by the *smallest* level, sigma_L (the last one), so the last step is eps."
-    else:
-        hint = f"expected {[float(f'{v:.4g}') for v in expected.tolist()]}."
-    raise CheckFailed(hint)
 
 
 @checker
