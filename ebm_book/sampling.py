@@ -21,7 +21,6 @@ once, at the first step (its shape, and that it is finite at the start points).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
@@ -31,6 +30,7 @@ from ._chains import (
     DivergenceCheck,
     DivergenceError,
     Recorder,
+    SamplingResult,
     checked_score,
     noise_like,
     sigma_batch,
@@ -57,27 +57,6 @@ __all__ = [
     "probability_flow",
     "reverse_diffusion",
 ]
-
-
-@dataclass
-class SamplingResult:
-    """What a sampler returns.
-
-    Attributes
-    ----------
-    samples
-        Final states of the chains, shape ``(N, d)``.
-    trajectory
-        States every ``record_every`` steps, shape ``(n_records, N, d)``, starting with
-        ``x0``; ``None`` unless recording was asked for.
-    acceptance_rate
-        Fraction of accepted proposals over all chains and steps (MALA only; ``None``
-        for unadjusted Langevin, which accepts everything).
-    """
-
-    samples: torch.Tensor
-    trajectory: torch.Tensor | None = None
-    acceptance_rate: float | None = None
 
 
 def langevin(
