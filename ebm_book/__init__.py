@@ -8,6 +8,7 @@ One concept per module (see the book's API reference):
 - `partition`: estimators of the partition function;
 - `score`: the score function by autograd;
 - `sampling`: Langevin dynamics, MALA, annealed Langevin, reverse SDE and probability flow;
+- `processes`: noise processes of diffusion models (variance exploding and preserving);
 - `metrics`: sample-quality measures (MMD, sliced Wasserstein, mode weights);
 - `losses`: score-matching objectives (explicit, implicit, sliced, denoising);
 - `nets`: small score and energy networks, and a noise-conditional score network;
@@ -35,6 +36,7 @@ from . import (
     noise,
     partition,
     plotting,
+    processes,
     sampling,
     score,
     seeds,
@@ -57,6 +59,7 @@ __all__ = [
     "noise",
     "partition",
     "plotting",
+    "processes",
     "sampling",
     "score",
     "seeds",

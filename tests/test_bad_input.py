@@ -29,6 +29,7 @@ from ebm_book import (
     noise,
     partition,
     plotting,
+    processes,
     sampling,
     score,
     seeds,
@@ -45,6 +46,8 @@ X_INF = X.clone()
 X_INF[1, 0] = INF
 SIGMAS = torch.tensor([1.0, 0.5, 0.1])
 MIXTURE = examples.example_mixture()
+VP = processes.VariancePreserving()
+TIME_SCORE = VP.time_score(MIXTURE.noisy_score)
 
 
 def seeded(seed: int = 0) -> torch.Generator:
@@ -188,6 +191,18 @@ BAD_CALLS = [
     case(lambda: plotting.plot_score_field(lambda x: x[:, 0], n=3), ValueError, r"score must map x of shape \(9, 2\).*got shape \(9,\)", "plotting: scalar score field"),
     case(lambda: plotting.plot_energy_2d(lambda x: x.sum(1), max_energy=NAN), ValueError, r"max_energy must be a finite number; got nan", "plotting: NaN clipping level"),
     case(lambda: plotting.plot_density_1d(lambda x: x[:, 0], xlim=(1, 1)), ValueError, r"xlim\[0\] must be an interval \(low, high\) with low < high; got \(1, 1\)", "plotting: empty interval"),
+    # --- processes, ddpm ------------------------------------------------------------------
+    case(lambda: processes.VarianceExploding(1.0, 0.5), ValueError, r"sigma_max must be a number > 1; got 0.5", "processes: sigma_max below sigma_min"),
+    case(lambda: processes.VarianceExploding(0.0, 5.0), ValueError, r"sigma_min must be a positive number; got 0.0", "processes: geometric VE from sigma 0"),
+    case(lambda: processes.VarianceExploding(schedule="cosine"), ValueError, r"schedule must be 'geometric' or 'linear'; got 'cosine'", "processes: unknown schedule"),
+    case(lambda: processes.VariancePreserving(t_min=1.0), ValueError, r"t_min must be a time in \[0, 1\); got 1.0", "processes: t_min at the prior"),
+    case(lambda: VP.sigma(1.5), ValueError, r"t must be times in \[0, 1\]; got 1.5", "processes: a time after 1"),
+    case(lambda: VP.sigma(torch.tensor([0.5, NAN])), ValueError, r"t must be times in \[0, 1\]; got \[0.5, nan\]", "processes: NaN time"),
+    case(lambda: VP.transition(0.8, 0.2), ValueError, r"t_from must not be after t_to \(a forward step\); got t_from=0.8, t_to=0.2", "processes: a backward transition"),
+    case(lambda: VP.sample_marginal(X, 0.5, generator=0), TypeError, r"generator must be a torch.Generator or None; got the int 0", "processes: int seed to sample_marginal"),
+    case(lambda: VP.marginal(energies.Gaussian([0.0, 0.0]), 0.5), TypeError, r"mixture must be a GaussianMixture; got Gaussian", "processes: marginal of a Gaussian energy"),
+    case(lambda: VP.time_score(lambda x: -x), TypeError, r"score is called as score\(x, sigma\), but the function passed takes \(x\)", "processes: s(x) to time_score"),
+    case(lambda: VP.simulate(X, 10, method="heun"), ValueError, r"method must be 'exact' or 'euler_maruyama'; got 'heun'", "processes: unknown simulation method"),
     # --- display, seeds, claims -----------------------------------------------------------
     case(lambda: display.show_table("ab", [[1, 2]]), TypeError, r"headers must be a list of column titles; got 'ab'", "display: a string as headers"),
     case(lambda: display.show_table(["a", "b"], [[1, 2], [3]]), ValueError, r"every row must have 2 entries, one per header; rows\[1\] has 1: \[3\]", "display: a short row"),
