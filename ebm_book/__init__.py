@@ -9,6 +9,7 @@ One concept per module (see the book's API reference):
 - `score`: the score function by autograd;
 - `sampling`: Langevin dynamics, MALA, annealed Langevin, reverse SDE and probability flow;
 - `processes`: noise processes of diffusion models (variance exploding and preserving);
+- `ddpm`: DDPM's noise schedule and its discrete chain;
 - `metrics`: sample-quality measures (MMD, sliced Wasserstein, mode weights);
 - `losses`: score-matching objectives (explicit, implicit, sliced, denoising);
 - `nets`: small score and energy networks, and a noise-conditional score network;
@@ -25,6 +26,7 @@ One concept per module (see the book's API reference):
 from . import (
     claims,
     datasets,
+    ddpm,
     display,
     energies,
     examples,
@@ -48,6 +50,7 @@ __version__ = "0.1.0"
 __all__ = [
     "claims",
     "datasets",
+    "ddpm",
     "display",
     "energies",
     "examples",

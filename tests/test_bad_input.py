@@ -18,6 +18,7 @@ from ebm_book import (
     _chains,
     claims,
     datasets,
+    ddpm,
     display,
     energies,
     examples,
@@ -203,6 +204,10 @@ BAD_CALLS = [
     case(lambda: VP.marginal(energies.Gaussian([0.0, 0.0]), 0.5), TypeError, r"mixture must be a GaussianMixture; got Gaussian", "processes: marginal of a Gaussian energy"),
     case(lambda: VP.time_score(lambda x: -x), TypeError, r"score is called as score\(x, sigma\), but the function passed takes \(x\)", "processes: s(x) to time_score"),
     case(lambda: VP.simulate(X, 10, method="heun"), ValueError, r"method must be 'exact' or 'euler_maruyama'; got 'heun'", "processes: unknown simulation method"),
+    case(lambda: ddpm.DDPMSchedule([0.1, 1.5]), ValueError, r"betas must be numbers in \(0, 1\); got \[0.1, 1.5\]", "ddpm: beta above 1"),
+    case(lambda: ddpm.DDPMSchedule("abc"), TypeError, r"betas must be a 1-D tensor or list of numbers; got 'abc'", "ddpm: string betas"),
+    case(lambda: ddpm.DDPMSchedule.linear(100.0), TypeError, r"n_steps must be an integer; got the float 100.0", "ddpm: float number of steps"),
+    case(lambda: ddpm.DDPMSchedule.from_process(processes.VarianceExploding(), 100), TypeError, r"process must be a VariancePreserving process; got VarianceExploding", "ddpm: chain of a VE process"),
     # --- display, seeds, claims -----------------------------------------------------------
     case(lambda: display.show_table("ab", [[1, 2]]), TypeError, r"headers must be a list of column titles; got 'ab'", "display: a string as headers"),
     case(lambda: display.show_table(["a", "b"], [[1, 2], [3]]), ValueError, r"every row must have 2 entries, one per header; rows\[1\] has 1: \[3\]", "display: a short row"),

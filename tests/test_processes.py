@@ -6,6 +6,7 @@ import gaussian_diffusion as gauss
 import pytest
 import torch
 
+from ebm_book.ddpm import DDPMSchedule
 from ebm_book.mixtures import GaussianMixture
 from ebm_book.processes import VarianceExploding, VariancePreserving
 from ebm_book.score import score_from_energy
@@ -14,6 +15,7 @@ PROCESSES = {
     "VE geometric": VarianceExploding(0.05, 5.0),
     "VE linear": VarianceExploding(0.0, 5.0, schedule="linear"),
     "VP": VariancePreserving(),
+    "DDPM": DDPMSchedule.linear(200, 0.1 / 200, 20.0 / 200),
 }
 MIXTURE = GaussianMixture([[-2.0, 0.0], [2.0, 1.0], [0.0, -2.0]], [0.3, 0.5, 0.2], [0.5, 0.3, 0.2])
 
@@ -73,6 +75,32 @@ def test_transitions_compose_and_give_the_marginals(name):
     a_0, std_0 = process.mean_coefficient(0.0).item(), process.sigma(0.0).item()
     assert r_0t * a_0 == pytest.approx(process.mean_coefficient(t).item(), rel=1e-12)
     assert r_0t**2 * std_0**2 + v_0t == pytest.approx(process.sigma(t).item() ** 2, rel=1e-12)
+
+
+def test_the_ddpm_chain_is_the_process_on_its_grid():
+    """Step i of the chain is the process's exact transition from (i-1)/T to i/T."""
+    ddpm = DDPMSchedule.linear(50, 1e-3, 0.2)
+    grid = torch.arange(51, dtype=torch.float64) / 50
+    for i in range(1, 51):
+        ratio, variance = ddpm.transition(grid[i - 1].item(), grid[i].item())
+        assert ratio == pytest.approx(math.sqrt(ddpm.alphas[i - 1].item()), rel=1e-12)
+        assert variance == pytest.approx(ddpm.betas[i - 1].item(), rel=1e-10)
+    torch.testing.assert_close(ddpm.alpha_bar(grid[1:]), ddpm.alpha_bars, rtol=1e-12, atol=0)
+    torch.testing.assert_close(ddpm.alpha_bars, torch.cumprod(1 - ddpm.betas, 0))
+    ho = DDPMSchedule.from_process(VariancePreserving(), 1000)
+    torch.testing.assert_close(ho.betas, DDPMSchedule.linear(1000).betas)
+
+
+def test_the_ddpm_chain_converges_to_the_vp_sde_at_first_order():
+    """max_i |alpha_bar_i - alpha_bar(i/T)| halves when T doubles."""
+    vp = VariancePreserving()
+    errors = []
+    for n_steps in (50, 100, 200, 400):
+        chain = DDPMSchedule.from_process(vp, n_steps)
+        grid = torch.arange(1, n_steps + 1, dtype=torch.float64) / n_steps
+        errors.append((chain.alpha_bars - vp.alpha_bar(grid)).abs().max().item())
+    orders = [math.log2(errors[i] / errors[i + 1]) for i in range(3)]
+    assert all(abs(order - 1) < 0.1 for order in orders), (errors, orders)
 
 
 @pytest.mark.parametrize("name", list(PROCESSES))
