@@ -10,6 +10,7 @@ One concept per module (see the book's API reference):
 - `sampling`: Langevin dynamics, MALA, annealed Langevin, reverse SDE and probability flow;
 - `processes`: noise processes of diffusion models (variance exploding and preserving);
 - `ddpm`: DDPM's noise schedule and its discrete chain;
+- `diffusion`: stochastic samplers of diffusion models, written once for every noise process;
 - `metrics`: sample-quality measures (MMD, sliced Wasserstein, mode weights);
 - `losses`: score-matching objectives (explicit, implicit, sliced, denoising);
 - `nets`: small score and energy networks, and a noise-conditional score network;
@@ -27,6 +28,7 @@ from . import (
     claims,
     datasets,
     ddpm,
+    diffusion,
     display,
     energies,
     examples,
@@ -51,6 +53,7 @@ __all__ = [
     "claims",
     "datasets",
     "ddpm",
+    "diffusion",
     "display",
     "energies",
     "examples",

@@ -19,6 +19,7 @@ from ebm_book import (
     claims,
     datasets,
     ddpm,
+    diffusion,
     display,
     energies,
     examples,
@@ -208,6 +209,16 @@ BAD_CALLS = [
     case(lambda: ddpm.DDPMSchedule("abc"), TypeError, r"betas must be a 1-D tensor or list of numbers; got 'abc'", "ddpm: string betas"),
     case(lambda: ddpm.DDPMSchedule.linear(100.0), TypeError, r"n_steps must be an integer; got the float 100.0", "ddpm: float number of steps"),
     case(lambda: ddpm.DDPMSchedule.from_process(processes.VarianceExploding(), 100), TypeError, r"process must be a VariancePreserving process; got VarianceExploding", "ddpm: chain of a VE process"),
+    # --- diffusion, flow, guidance ---------------------------------------------------------
+    case(lambda: diffusion.euler_maruyama(TIME_SCORE, "vp", X, 10), TypeError, r"process must be a NoiseProcess of ebm_book.processes .*got str", "diffusion: a string as process"),
+    case(lambda: diffusion.euler_maruyama(TIME_SCORE, VP, X), ValueError, r"give n_steps \(evenly spaced steps from t = 1 to t_min\) or times", "diffusion: no steps"),
+    case(lambda: diffusion.euler_maruyama(TIME_SCORE, VP, X, 10, times=[1.0, 0.5]), ValueError, r"give n_steps or times, not both; got n_steps=10", "diffusion: steps and times"),
+    case(lambda: diffusion.ancestral(TIME_SCORE, VP, X, times=[0.5, 1.0]), ValueError, r"times must be strictly decreasing .*got \[0.5, 1.0\]", "diffusion: increasing times"),
+    case(lambda: diffusion.euler_maruyama(lambda x: -x, VP, X, 10), TypeError, r"score is called as score\(x, t\), but the function passed takes \(x\)", "diffusion: s(x) to a diffusion sampler"),
+    case(lambda: diffusion.euler_maruyama(TIME_SCORE, VP, X_NAN, 10), ValueError, r"start contains NaN or inf in 1 of its 4 rows", "diffusion: NaN start points"),
+    case(lambda: diffusion.predictor_corrector(TIME_SCORE, VP, X, 10, predictor="langevin"), ValueError, r"predictor must be one of \['ancestral', 'euler_maruyama', 'reverse_diffusion'\] or None; got 'langevin'", "diffusion: unknown predictor"),
+    case(lambda: diffusion.predictor_corrector(TIME_SCORE, VP, X, 10, snr=0), ValueError, r"snr must be a positive number; got 0", "diffusion: zero signal-to-noise ratio"),
+    case(lambda: diffusion.ScoreCounter(3), TypeError, r"score must be a function called as score\(x, t\); got int", "diffusion: counting a number"),
     # --- display, seeds, claims -----------------------------------------------------------
     case(lambda: display.show_table("ab", [[1, 2]]), TypeError, r"headers must be a list of column titles; got 'ab'", "display: a string as headers"),
     case(lambda: display.show_table(["a", "b"], [[1, 2], [3]]), ValueError, r"every row must have 2 entries, one per header; rows\[1\] has 1: \[3\]", "display: a short row"),
@@ -263,6 +274,22 @@ def test_annealed_langevin_names_the_step_of_the_level():
         DivergenceError, match=r"step size at this level, 1000 .*try a smaller step_size"
     ):
         sampling.annealed_langevin(score, X, SIGMAS, 10.0, 50, generator=seeded())
+
+
+def test_diffusion_samplers_blame_coarse_steps_or_a_large_corrector_step():
+    def steep(x, t):
+        return -1e30 * x
+
+    with pytest.raises(
+        DivergenceError, match=r"time steps are probably too coarse .*larger n_steps"
+    ):
+        diffusion.euler_maruyama(steep, VP, X, 10, seeded())
+    with pytest.raises(
+        DivergenceError, match=r"corrector's Langevin step, [0-9.e+]+, is probably too large"
+    ):
+        diffusion.predictor_corrector(
+            TIME_SCORE, VP, X, 10, seeded(), predictor=None, step_size=1e30
+        )
 
 
 def test_training_blames_the_loss_not_the_learning_rate_at_the_first_step():
