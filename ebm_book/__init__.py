@@ -11,6 +11,7 @@ One concept per module (see the book's API reference):
 - `processes`: noise processes of diffusion models (variance exploding and preserving);
 - `ddpm`: DDPM's noise schedule and its discrete chain;
 - `diffusion`: stochastic samplers of diffusion models, written once for every noise process;
+- `flow`: the probability-flow ODE: deterministic samplers and exact likelihoods;
 - `metrics`: sample-quality measures (MMD, sliced Wasserstein, mode weights);
 - `losses`: score-matching objectives (explicit, implicit, sliced, denoising);
 - `nets`: small score and energy networks, and a noise-conditional score network;
@@ -33,6 +34,7 @@ from . import (
     energies,
     examples,
     exercises,
+    flow,
     losses,
     metrics,
     mixtures,
@@ -58,6 +60,7 @@ __all__ = [
     "energies",
     "examples",
     "exercises",
+    "flow",
     "losses",
     "metrics",
     "mixtures",
