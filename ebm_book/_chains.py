@@ -102,11 +102,6 @@ def time_batch(x: torch.Tensor, t: float) -> torch.Tensor:
     return torch.full((x.shape[0],), t, dtype=x.dtype, device=x.device)
 
 
-def sigma_batch(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """One noise level ``sigma`` for every point of ``x``, shape ``(N,)``, like ``x``."""
-    return sigma.to(device=x.device, dtype=x.dtype).expand(x.shape[0])
-
-
 SMALLER_STEP = (
     "The step size {step_size:g} is probably too large for this target; try a smaller one "
     "(halve it until the chains stay finite)."
@@ -258,13 +253,3 @@ class DiffusionRun:
         return SamplingResult(
             x.detach(), self.recorder.trajectory(), times=times, score_evaluations=self.evaluations
         )
-
-
-def tweedie_denoised(
-    score: Callable, x: torch.Tensor, sigma: torch.Tensor, check_finite: DivergenceCheck
-) -> torch.Tensor:
-    """Tweedie's formula, E[clean | x] = x + sigma^2 s(x, sigma): the final noise-free step."""
-    drift = score(x, sigma_batch(x, sigma))
-    denoised = x + sigma**2 * drift
-    check_finite("the final denoising step", denoised, x, drift, sigma.item() ** 2)
-    return denoised
