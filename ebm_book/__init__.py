@@ -12,6 +12,7 @@ One concept per module (see the book's API reference):
 - `ddpm`: DDPM's noise schedule and its discrete chain;
 - `diffusion`: stochastic samplers of diffusion models, written once for every noise process;
 - `flow`: the probability-flow ODE: deterministic samplers and exact likelihoods;
+- `guidance`: classifier-free guidance;
 - `metrics`: sample-quality measures (MMD, sliced Wasserstein, mode weights);
 - `losses`: score-matching objectives (explicit, implicit, sliced, denoising);
 - `nets`: small score and energy networks, and a noise-conditional score network;
@@ -35,6 +36,7 @@ from . import (
     examples,
     exercises,
     flow,
+    guidance,
     losses,
     metrics,
     mixtures,
@@ -61,6 +63,7 @@ __all__ = [
     "examples",
     "exercises",
     "flow",
+    "guidance",
     "losses",
     "metrics",
     "mixtures",

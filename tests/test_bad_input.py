@@ -25,6 +25,7 @@ from ebm_book import (
     examples,
     exercises,
     flow,
+    guidance,
     losses,
     metrics,
     mixtures,
@@ -225,6 +226,8 @@ BAD_CALLS = [
     case(lambda: flow.log_likelihood(TIME_SCORE, VP, X, 10, divergence="trace"), ValueError, r"divergence must be 'exact' or 'hutchinson'; got 'trace'", "flow: unknown divergence"),
     case(lambda: flow.log_likelihood(lambda x, t: torch.zeros_like(x), VP, X, 5), ValueError, r"score does not depend on x", "flow: likelihood of a constant score"),
     case(lambda: flow.log_likelihood(TIME_SCORE, VP, X, 10, t_start=1.0), ValueError, r"t_start must be a time in \[0, 1\); got 1.0", "flow: likelihood from t = 1"),
+    case(lambda: guidance.classifier_free_guidance(TIME_SCORE, TIME_SCORE, -1.0), ValueError, r"weight must be a non-negative number; got -1.0", "guidance: negative weight"),
+    case(lambda: guidance.classifier_free_guidance(lambda x: -x, TIME_SCORE, 1.0), TypeError, r"conditional is called as conditional\(x, t\), but the function passed takes \(x\)", "guidance: s(x) as conditional score"),
     # --- display, seeds, claims -----------------------------------------------------------
     case(lambda: display.show_table("ab", [[1, 2]]), TypeError, r"headers must be a list of column titles; got 'ab'", "display: a string as headers"),
     case(lambda: display.show_table(["a", "b"], [[1, 2], [3]]), ValueError, r"every row must have 2 entries, one per header; rows\[1\] has 1: \[3\]", "display: a short row"),
