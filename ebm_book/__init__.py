@@ -14,8 +14,8 @@ One concept per module (see the book's API reference):
 - `flow`: the probability-flow ODE: deterministic samplers and exact likelihoods;
 - `guidance`: classifier-free guidance;
 - `metrics`: sample-quality measures (MMD, sliced Wasserstein, mode weights);
-- `losses`: score-matching objectives (explicit, implicit, sliced, denoising);
-- `nets`: small score and energy networks, and a noise-conditional score network;
+- `losses`: score-matching objectives (explicit, implicit, sliced, denoising, DDPM's);
+- `nets`: small score and energy networks, and noise- and time-conditional networks;
 - `noise`: noise-level schedules and the NCSNv2 heuristics;
 - `training`: one plain, seeded training loop;
 - `datasets`: seeded 2-D toy data;

@@ -236,6 +236,12 @@ class NoiseProcess(ABC):
             raise ValueError(f"t_end must be a time in [0, 1); got {t_end!r}.")
         return torch.linspace(1.0, end, n_steps + 1, dtype=torch.float64)
 
+    def random_times(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` training times, uniform in ``[t_min, 1]``, float64 of shape ``(n,)``."""
+        require_int(n, "n")
+        uniform = torch.rand(n, generator=require_generator(generator, "cpu"), dtype=torch.float64)
+        return self.t_min + (1 - self.t_min) * uniform
+
     def time_score(self, score: NoiseConditionalScore) -> TimeConditionalScore:
         r"""The score $s(x, t)$ of this process from a noise-conditional score $s(x, \sigma)$.
 

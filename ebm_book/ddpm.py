@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validation import require_int, require_positive
+from ._validation import require_generator, require_int, require_positive
 from .processes import NoiseProcess, VariancePreserving
 
 __all__ = ["DDPMSchedule"]
@@ -119,6 +119,14 @@ class DDPMSchedule(VariancePreserving):
         require_int(n_steps, "n_steps", minimum=2)
         low, high = process.beta_min / n_steps, process.beta_max / n_steps
         return cls(torch.linspace(low, high, n_steps, dtype=torch.float64))
+
+    def random_times(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        r"""``n`` training times $i/N$, with the step $i$ uniform in $1, \dots, N$ (Ho et al.)."""
+        require_int(n, "n")
+        steps = torch.randint(
+            1, self.n_steps + 1, (n,), generator=require_generator(generator, "cpu")
+        )
+        return steps.double() / self.n_steps
 
     def _step(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The step $i$ whose interval $((i-1)/N, i/N]$ holds each time, and $tN$."""

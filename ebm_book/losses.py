@@ -13,6 +13,7 @@ NaN makes the loss NaN, which `ebm_book.training.train` reports with the step.
 | [`sliced_score_matching`][ebm_book.losses.sliced_score_matching] | one backward pass per projection | Song et al. (2019) |
 | [`denoising_score_matching`][ebm_book.losses.denoising_score_matching] | only Gaussian noise | Vincent (2011) |
 | [`multi_noise_denoising_score_matching`][ebm_book.losses.multi_noise_denoising_score_matching] | a noise-conditional model | Song & Ermon (2019) |
+| [`noise_prediction_loss`][ebm_book.losses.noise_prediction_loss] | a noise process and a noise-prediction model | Ho et al. (2020) |
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable
 
 import torch
 
+from ._process import NoiseProcess
 from ._types import NoiseConditionalScore, ScoreFn
 from ._validation import (
     call_checked,
@@ -28,6 +30,7 @@ from ._validation import (
     require_depends_on_input,
     require_generator,
     require_int,
+    require_non_negative,
     require_points,
     require_positive,
     require_sigmas,
@@ -40,6 +43,7 @@ __all__ = [
     "explicit_score_matching",
     "implicit_score_matching",
     "multi_noise_denoising_score_matching",
+    "noise_prediction_loss",
     "sliced_score_matching",
 ]
 
@@ -221,3 +225,61 @@ def multi_noise_denoising_score_matching(
     z = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
     scores = _scores(model, x + sigma[:, None] * z, sigma)
     return 0.5 * ((sigma[:, None] * scores + z) ** 2).sum(dim=1).mean()
+
+
+def noise_prediction_loss(
+    model: Callable[..., torch.Tensor],
+    x: torch.Tensor,
+    process: NoiseProcess,
+    generator: torch.Generator | None = None,
+    labels: torch.Tensor | None = None,
+    drop_label: float = 0.0,
+) -> torch.Tensor:
+    r"""DDPM's loss, $J_{\text{simple}} = \mathbb{E}_{t, x_0, z}\,\big\lVert z - z_\theta(x_t, t)\big\rVert^2$ (Ho et al. 2020).
+
+    Each point $x_0$ of the batch gets a time $t$ (`NoiseProcess.random_times`: uniform
+    in $[t_{\min}, 1]$, or one of DDPM's steps) and noise $z$, and the model predicts $z$
+    from $x_t = \sqrt{\bar\alpha(t)}\,x_0 + \sigma(t)\,z$. The minimiser is
+    $z_\theta(x_t, t) = \mathbb{E}[z \mid x_t] = -\sigma(t)\,\nabla_x \log p_t(x_t)$, so
+    `NoiseProcess.score_from_noise` turns the trained model into a score. Chapter 4
+    relates it to the multi-noise loss: $2\lambda(\sigma)$ times the denoising loss at the
+    level $\sigma(t)$, on data scaled by $\sqrt{\bar\alpha(t)}$, with the levels drawn as
+    the times are.
+
+    With ``labels`` (integers, one per point) the model is called ``model(x_t, t, labels)``,
+    each label replaced by $-1$ ("no label") with probability ``drop_label``: the training
+    of classifier-free guidance (Ho & Salimans 2022), one network for the conditional and
+    the unconditional noise (`nets.TimeConditionalMLP`).
+
+    Examples
+    --------
+    The exact noise prediction for standard Gaussian data under VP is $\sigma(t)\,x_t$, and
+    its loss is $d\,\mathbb{E}_t[\bar\alpha(t)]$:
+
+    >>> from ebm_book.processes import VariancePreserving
+    >>> vp, g = VariancePreserving(), torch.Generator().manual_seed(0)
+    >>> x = torch.randn(200_000, 2, generator=g)
+    >>> exact = lambda y, t: vp.sigma(t)[:, None] * y
+    >>> round(noise_prediction_loss(exact, x, vp, g).item(), 2)  # 2 E[alpha_bar(t)] = 0.551
+    0.55
+    """
+    require_points(x)
+    require_generator(generator, "cpu")
+    if not isinstance(process, NoiseProcess):
+        raise TypeError(f"process must be a NoiseProcess; got {type(process).__name__}.")
+    times = process.random_times(x.shape[0], generator)
+    z = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    mean, sigma = process.mean_coefficient(times), process.sigma(times)
+    noisy = mean.to(x)[:, None] * x + sigma.to(x)[:, None] * z
+    if labels is None:
+        predicted = call_checked(model, "model", ("x", "t"), noisy, times.to(x))
+    else:
+        if not isinstance(labels, torch.Tensor) or labels.shape != (x.shape[0],):
+            raise ValueError(f"labels must be a tensor of shape ({x.shape[0]},), one per point.")
+        drop = require_non_negative(drop_label, "drop_label")
+        if drop > 1:
+            raise ValueError(f"drop_label must be a probability, in [0, 1]; got {drop_label!r}.")
+        dropped = (torch.rand(x.shape[0], generator=generator) < drop).to(x.device)
+        kept = torch.where(dropped, -1, labels.to(x.device))
+        predicted = call_checked(model, "model", ("x", "t", "labels"), noisy, times.to(x), kept)
+    return ((require_vector_field(predicted, x, "model", finite=False) - z) ** 2).sum(dim=1).mean()

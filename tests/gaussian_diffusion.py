@@ -18,6 +18,12 @@ COV = torch.tensor([[1.0, 0.6], [0.6, 0.8]], dtype=torch.float64)
 EYE = torch.eye(2, dtype=torch.float64)
 
 
+def data(n: int, seed: int) -> torch.Tensor:
+    """n draws of N(MEAN, COV)."""
+    z = torch.randn(n, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return MEAN + z @ torch.linalg.cholesky(COV).T
+
+
 def moments(process, t: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and covariance of p_t for data from N(MEAN, COV)."""
     a, std = process.mean_coefficient(t).item(), process.sigma(t).item()

@@ -153,6 +153,9 @@ BAD_CALLS = [
     case(lambda: losses.denoising_score_matching(lambda x: x[:, :1], X, 0.1), ValueError, r"model must map x of shape \(4, 2\).*got shape \(4, 1\)", "losses: (N, 1) model in DSM"),
     case(lambda: losses.multi_noise_denoising_score_matching(lambda x: -x, X, SIGMAS), TypeError, r"model is called as model\(x, sigma\), but the function passed takes \(x\)", "losses: s(x) to the NCSN loss"),
     case(lambda: losses.multi_noise_denoising_score_matching(nets.ScoreMLP(2), X, SIGMAS), TypeError, r"model is called as model\(x, sigma\)", "losses: ScoreMLP to the NCSN loss"),
+    case(lambda: losses.noise_prediction_loss(lambda x, t: x, X, "vp"), TypeError, r"process must be a NoiseProcess; got str", "losses: a string as process"),
+    case(lambda: losses.noise_prediction_loss(lambda x, t, labels: x, X, VP, labels=torch.zeros(4, dtype=torch.int64), drop_label=1.5), ValueError, r"drop_label must be a probability, in \[0, 1\]; got 1.5", "losses: drop probability above 1"),
+    case(lambda: losses.noise_prediction_loss(lambda x: x, X, VP), TypeError, r"model is called as model\(x, t\), but the function passed takes \(x\)", "losses: s(x) as noise model"),
     # --- nets -----------------------------------------------------------------------------
     case(lambda: nets.NoiseConditionalScoreMLP(2)(X, torch.tensor([0.5, 0.0, 0.5, 0.5])), ValueError, r"sigma must be a positive, finite noise level .*got 1 value that is not: \[0.0\] at index \[1\]", "nets: NCSN at sigma = 0"),
     case(lambda: nets.NoiseConditionalScoreMLP(2)(X, NAN), ValueError, r"sigma must be a positive, finite noise level .*got 4 values that are not: \[nan, nan, nan, nan\]", "nets: NCSN at NaN sigma"),
@@ -160,6 +163,9 @@ BAD_CALLS = [
     case(lambda: nets.ScoreMLP(2)(X_NAN), ValueError, r"x contains NaN or inf", "nets: ScoreMLP of NaN"),
     case(lambda: nets.ScoreMLP(2.0), TypeError, r"dim must be an integer; got the float 2.0", "nets: float dimension"),
     case(lambda: nets.mlp(2, 2, depth=0), ValueError, r"depth must be a positive integer; got 0", "nets: no hidden layers"),
+    case(lambda: nets.TimeConditionalMLP(2, n_classes=3)(X, 0.5, torch.tensor([0, 1, 3, -1])), ValueError, r"labels must be integers in \[-1, 3\) \(-1: no label\), shape \(4,\); got shape \(4,\), values in \[-1, 3\]", "nets: a label out of range"),
+    case(lambda: nets.TimeConditionalMLP(2)(X, 0.5, torch.zeros(4, dtype=torch.int64)), ValueError, r"labels were given to a TimeConditionalMLP with n_classes=0", "nets: labels to an unconditional network"),
+    case(lambda: nets.TimeConditionalMLP(2)(X, torch.full((3,), 0.5)), ValueError, r"t must be one time or one per point, shape \(4,\); got shape \(3,\)", "nets: too few times"),
     # --- noise ----------------------------------------------------------------------------
     case(lambda: noise.ncsnv2_ratio(2, target=1.5), ValueError, r"target must be a number in \(0, 1\); got 1.5", "noise: overlap target above 1"),
     case(lambda: noise.ncsnv2_ratio(100, max_ratio=0.5), ValueError, r"max_ratio must be a number > 1; got 0.5", "noise: ratio below 1"),
