@@ -38,12 +38,17 @@ from ._chains import (
     DivergenceCheck,
     SamplingResult,
     checked_score,
-    start_chains,
     time_batch,
 )
 from ._process import NoiseProcess
 from ._types import TimeConditionalScore
-from ._validation import require_depends_on_input, require_int, require_non_negative
+from ._validation import (
+    require_depends_on_input,
+    require_generator,
+    require_int,
+    require_non_negative,
+    require_points,
+)
 from .diffusion import _grid
 from .score import _exact_trace, _hutchinson_trace
 
@@ -290,37 +295,38 @@ def log_likelihood(
     start = process.t_min if t_start is None else require_non_negative(t_start, "t_start")
     if start >= 1:
         raise ValueError(f"t_start must be a time in [0, 1); got {t_start!r}.")
-    require_int(n_steps, "n_steps")
-    grid = _grid(process, None, torch.linspace(1.0, start, n_steps + 1))[::-1]  # from t_0 up to 1
+    _grid(process, n_steps, None)  # checks the process and n_steps
+    grid = process.time_grid(n_steps, start).tolist()[::-1]  # from t_0 up to 1
     score = checked_score(score, ("x", "t"))
-    x = start_chains(x, generator, "x")
+    x = require_points(x).detach().clone()
+    require_generator(generator, "cpu")  # the probes are drawn on the CPU, as in score.py
     check = DivergenceCheck(x, FEWER_STEPS)
     evaluations = 0
 
     def field(y: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """The velocity $v(y, t)$ and its divergence."""
+        """The velocity $u(y, t)$ and its divergence."""
         nonlocal evaluations
         evaluations += 1
         at = process._at(t)
         with torch.enable_grad():
             y_ = y.detach().requires_grad_(True)
             s = require_depends_on_input(score(y_, time_batch(y, t)), "score")
-            v = at.rate * y_ - 0.5 * at.g2 * s
+            u = at.rate * y_ - 0.5 * at.g2 * s
             if divergence == "exact":
-                trace = _exact_trace(v, y_, create_graph=False)
+                trace = _exact_trace(u, y_, create_graph=False)
             else:
-                trace = _hutchinson_trace(v, y_, n_probes, generator, create_graph=False)
-        return v.detach(), trace.detach()
+                trace = _hutchinson_trace(u, y_, n_probes, generator, create_graph=False)
+        return u.detach(), trace.detach()
 
     integral = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
     for step, (t, t_next) in enumerate(zip(grid[:-1], grid[1:]), start=1):
         h = t_next - t  # positive: forward in time
-        v, div = field(x, t)
+        u, div = field(x, t)
         if method == "heun":
-            v_end, div_end = field(x + h * v, t_next)
-            v, div = 0.5 * (v + v_end), 0.5 * (div + div_end)
-        x_next = x + h * v
-        check(step, x_next, x, v, process._transition(t, t_next)[1])
+            u_end, div_end = field(x + h * u, t_next)
+            u, div = 0.5 * (u + u_end), 0.5 * (div + div_end)
+        x_next = x + h * u
+        check(step, x_next, x, u, process._transition(t, t_next)[1])
         x, integral = x_next, integral + h * div
     prior = process.prior_log_prob(x)
     return LikelihoodResult(prior + integral, prior, integral, x, evaluations)
