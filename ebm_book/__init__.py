@@ -9,12 +9,17 @@ One concept per module (see the book's API reference):
   sampling, annealed importance sampling), and exact log-likelihoods and samples in 2-D;
 - `score`: the score function by autograd;
 - `sampling`: Langevin dynamics, MALA, annealed Langevin, reverse SDE and probability flow;
+- `processes`: noise processes of diffusion models (variance exploding and preserving);
+- `ddpm`: DDPM's noise schedule, its discrete chain and its training loss;
+- `diffusion`: stochastic samplers of diffusion models, written once for every noise process;
+- `flow`: the probability-flow ODE: deterministic samplers and exact likelihoods;
+- `guidance`: classifier-free guidance;
 - `metrics`: sample-quality measures (MMD, sliced Wasserstein, mode weights);
 - `losses`: training objectives: score matching (explicit, implicit, sliced, denoising),
   contrastive divergence, noise-contrastive estimation;
 - `contrastive`: maximum-likelihood training of energies with short-run Langevin chains,
   persistent chains and a replay buffer;
-- `nets`: small score and energy networks, a noise-conditional score network, and an
+- `nets`: small score and energy networks, noise- and time-conditional networks, and an
   energy with a learned log-normalizer;
 - `noise`: noise-level schedules and the NCSNv2 heuristics;
 - `training`: one plain, seeded training loop;
@@ -30,10 +35,14 @@ from . import (
     claims,
     contrastive,
     datasets,
+    ddpm,
+    diffusion,
     display,
     energies,
     examples,
     exercises,
+    flow,
+    guidance,
     losses,
     metrics,
     mixtures,
@@ -41,6 +50,7 @@ from . import (
     noise,
     partition,
     plotting,
+    processes,
     sampling,
     score,
     seeds,
@@ -53,10 +63,14 @@ __all__ = [
     "claims",
     "contrastive",
     "datasets",
+    "ddpm",
+    "diffusion",
     "display",
     "energies",
     "examples",
     "exercises",
+    "flow",
+    "guidance",
     "losses",
     "metrics",
     "mixtures",
@@ -64,6 +78,7 @@ __all__ = [
     "noise",
     "partition",
     "plotting",
+    "processes",
     "sampling",
     "score",
     "seeds",

@@ -1,13 +1,16 @@
 """The bookkeeping every sampler shares: start checks, recording, noise, divergence checks.
 
-The samplers in `ebm_book.sampling` hold the algorithms; this module holds what is the
-same for all of them, so that each sampler's loop shows only its update rule.
+The samplers in `ebm_book.sampling` and `ebm_book.diffusion` hold the algorithms; this
+module holds what is the same for all of them, so that each sampler's loop shows only
+its update rule.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -20,6 +23,37 @@ from ._validation import (
     require_points,
     require_vector_field,
 )
+
+if TYPE_CHECKING:
+    from ._process import NoiseProcess
+
+
+@dataclass
+class SamplingResult:
+    """What a sampler returns.
+
+    Attributes
+    ----------
+    samples
+        Final states of the chains, shape ``(N, d)``.
+    trajectory
+        States every ``record_every`` steps, shape ``(n_records, N, d)``, starting with
+        ``x0``; ``None`` unless recording was asked for.
+    acceptance_rate
+        Fraction of accepted proposals over all chains and steps (MALA only; ``None``
+        for unadjusted Langevin, which accepts everything).
+    times
+        The diffusion time of each recorded state, shape ``(n_records,)`` (diffusion
+        samplers and processes only).
+    score_evaluations
+        How many times the score was evaluated on the batch (diffusion samplers only).
+    """
+
+    samples: torch.Tensor
+    trajectory: torch.Tensor | None = None
+    acceptance_rate: float | None = None
+    times: torch.Tensor | None = None
+    score_evaluations: int | None = None
 
 
 class DivergenceError(RuntimeError):
@@ -49,9 +83,11 @@ def noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tens
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
 
-def start_chains(x0: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Check the start points and the generator; return a copy of ``x0`` for the chains."""
-    require_points(x0, name="x0")
+def start_chains(
+    x0: torch.Tensor, generator: torch.Generator | None, name: str = "x0"
+) -> torch.Tensor:
+    """Check the start points (named ``name``) and the generator; return a copy for the chains."""
+    require_points(x0, name=name)
     require_generator(generator, x0.device)
     return x0.detach().clone()
 
@@ -100,6 +136,11 @@ def sigma_batch(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return sigma.to(device=x.device, dtype=x.dtype).expand(x.shape[0])
 
 
+def time_batch(x: torch.Tensor, t: float) -> torch.Tensor:
+    """One time ``t`` for every point of ``x``, shape ``(N,)``, like ``x``."""
+    return torch.full((x.shape[0],), t, dtype=x.dtype, device=x.device)
+
+
 SMALLER_STEP = (
     "The step size {step_size:g} is probably too large for this target; try a smaller one "
     "(halve it until the chains stay finite)."
@@ -107,6 +148,14 @@ SMALLER_STEP = (
 LEVEL_STEP = (
     "The step size at this level, {step_size:g} (step_size * sigma_i^2 / sigma_L^2), is "
     "probably too large; try a smaller step_size."
+)
+FEWER_STEPS = (
+    "The time steps are probably too coarse (this step spans a noise variance of "
+    "{step_size:g}); use more steps (a larger n_steps)."
+)
+CORRECTOR_STEP = (
+    "The corrector's Langevin step, {step_size:g}, is probably too large; use a smaller snr "
+    "(or step_size)."
 )
 FEWER_LEVELS = (
     "The noise levels are probably too far apart (this step spans a variance of "
@@ -166,11 +215,80 @@ class DivergenceCheck:
         )
 
 
-def tweedie_denoised(
-    score: Callable, x: torch.Tensor, sigma: torch.Tensor, check_finite: DivergenceCheck
-) -> torch.Tensor:
-    """Tweedie's formula, E[clean | x] = x + sigma^2 s(x, sigma): the final noise-free step."""
-    drift = score(x, sigma_batch(x, sigma))
-    denoised = x + sigma**2 * drift
-    check_finite("the final denoising step", denoised, x, drift, sigma.item() ** 2)
-    return denoised
+class DiffusionRun:
+    """One run of a diffusion sampler over a grid of times from 1 towards 0.
+
+    Holds the checked score (counting its evaluations), the chains, their records (with
+    their times) and the divergence checks, so that a sampler's loop shows only its update.
+    ``advice`` and ``corrector_advice`` say what to change when a step or a corrector
+    step diverges.
+    """
+
+    def __init__(
+        self,
+        score: Callable,
+        process: NoiseProcess,
+        start: torch.Tensor,
+        times: list[float],
+        generator: torch.Generator | None = None,
+        record_every: int | None = None,
+        advice: str = FEWER_STEPS,
+        corrector_advice: str = CORRECTOR_STEP,
+        start_name: str = "start",
+    ) -> None:
+        self.score = checked_score(score, ("x", "t"))
+        self.x = start_chains(start, generator, start_name)
+        self.process, self.times, self.generator = process, times, generator
+        self.every, self.recorder = record_every, Recorder(self.x, record_every)
+        self.check = DivergenceCheck(self.x, advice)
+        self.check_corrector = DivergenceCheck(self.x, corrector_advice)
+        self.evaluations, self.updates, self.update_times = 0, 0, [times[0]]
+
+    def steps(self) -> Iterator[tuple[float, float]]:
+        """The grid's steps ``(t, t_next)``, with ``t_next < t``."""
+        return zip(self.times[:-1], self.times[1:])
+
+    def score_at(self, x: torch.Tensor, t: float) -> torch.Tensor:
+        """$s(x, t)$, counted."""
+        self.evaluations += 1
+        return self.score(x, time_batch(x, t))
+
+    def noise(self) -> torch.Tensor:
+        """Fresh standard normal noise shaped like the chains."""
+        return noise_like(self.x, self.generator)
+
+    def update(
+        self,
+        x_next: torch.Tensor,
+        t_next: float,
+        score: torch.Tensor,
+        size: float,
+        corrector: bool = False,
+    ) -> None:
+        """Move the chains to ``x_next`` at ``t_next``, after checking them."""
+        self.updates += 1
+        check = self.check_corrector if corrector else self.check
+        check(self.updates, x_next, self.x, score, size)
+        self.x = x_next
+        self.update_times.append(t_next)
+        self.recorder.step(self.updates, x_next)
+
+    def result(self, denoise: bool) -> SamplingResult:
+        """The samples, with Tweedie's final denoising step at the last time if asked for.
+
+        The step is skipped where the process has no noise left (a standard deviation of 0).
+        """
+        x, t = self.x, self.times[-1]
+        variance = self.process._at(t).sigma ** 2
+        if denoise and variance > 0:
+            score = self.score_at(x, t)
+            x = self.process.denoised(x, t, score)
+            self.check("the final denoising step", x, self.x, score, variance)
+        times = (
+            torch.tensor(self.update_times[:: self.every], dtype=torch.float64)
+            if self.every
+            else None
+        )
+        return SamplingResult(
+            x.detach(), self.recorder.trajectory(), times=times, score_evaluations=self.evaluations
+        )

@@ -11,6 +11,11 @@ with step size $\epsilon > 0$ and score $s = \nabla_x \log p$. Much other code w
 $x_{t+1} = x_t + \eta\, s(x_t) + \sqrt{2\eta}\, z_t$; the two are the same with
 $\eta = \epsilon / 2$.
 
+Chapter 4's samplers on noise levels (`annealed_langevin`, `reverse_diffusion`,
+`probability_flow`) are the samplers of `ebm_book.diffusion` and `ebm_book.flow` run on the VE process
+whose times are the levels: one copy of each algorithm, for Chapter 4's levels and for
+every noise process of Chapter 6.
+
 All samplers run every chain at once (a batch ``x0`` of shape ``(N, d)`` is $N$ chains),
 take an explicit ``generator``, follow the device of ``x0``, and raise
 `DivergenceError` naming the step if a chain leaves the finite numbers, and why: a
@@ -21,23 +26,22 @@ once, at the first step (its shape, and that it is finite at the start points).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
 from ._chains import (
     FEWER_LEVELS,
     LEVEL_STEP,
+    DiffusionRun,
     DivergenceCheck,
     DivergenceError,
     Recorder,
+    SamplingResult,
     checked_score,
     langevin_proposal,
     metropolis_accept,
     noise_like,
-    sigma_batch,
     start_chains,
-    tweedie_denoised,
 )
 from ._types import EnergyFn, NoiseConditionalScore, ScoreFn
 from ._validation import (
@@ -47,7 +51,9 @@ from ._validation import (
     require_positive,
     require_sigmas,
 )
-from .noise import annealed_step_sizes
+from .diffusion import _predictor_corrector, _reverse_diffusion_step
+from .flow import _probability_flow
+from .processes import VarianceExploding
 from .score import _score_by_autograd
 
 __all__ = [
@@ -59,27 +65,6 @@ __all__ = [
     "probability_flow",
     "reverse_diffusion",
 ]
-
-
-@dataclass
-class SamplingResult:
-    """What a sampler returns.
-
-    Attributes
-    ----------
-    samples
-        Final states of the chains, shape ``(N, d)``.
-    trajectory
-        States every ``record_every`` steps, shape ``(n_records, N, d)``, starting with
-        ``x0``; ``None`` unless recording was asked for.
-    acceptance_rate
-        Fraction of accepted proposals over all chains and steps (MALA only; ``None``
-        for unadjusted Langevin, which accepts everything).
-    """
-
-    samples: torch.Tensor
-    trajectory: torch.Tensor | None = None
-    acceptance_rate: float | None = None
 
 
 def langevin(
@@ -243,7 +228,9 @@ def annealed_langevin(
     Large noise first makes the modes overlap, so the chains find all of them with the
     right proportions; the shrinking noise then sharpens the samples. With
     ``denoise=True`` a final step $x \leftarrow x + \sigma_L^2\, s(x, \sigma_L)$ removes
-    the last level's noise (Tweedie's formula for $\mathbb{E}[x_0 \mid x]$).
+    the last level's noise (Tweedie's formula for $\mathbb{E}[x_0 \mid x]$). It is
+    `diffusion.predictor_corrector` without a predictor, on the VE process with
+    $\sigma(t) = \sigma_1 t$ at the times $t_i = \sigma_i/\sigma_1$.
 
     Parameters
     ----------
@@ -274,23 +261,10 @@ def annealed_langevin(
     >>> round((mixture.assign(x) == 1).float().mean().item(), 1)
     0.8
     """
-    score, x = checked_score(score, ("x", "sigma")), start_chains(x0, generator)
-    sigmas = require_sigmas(sigmas)
-    steps = annealed_step_sizes(sigmas, step_size).tolist()
+    run = _levels_run(score, x0, sigmas, generator, record_every, LEVEL_STEP)
+    step_size = require_positive(step_size, "step_size")
     require_int(n_steps_each, "n_steps_each")
-    recorder, check_finite = Recorder(x, record_every), DivergenceCheck(x, LEVEL_STEP)
-    step = 0
-    for sigma, eps_i in zip(sigmas, steps):
-        for _ in range(n_steps_each):
-            step += 1
-            drift = score(x, sigma_batch(x, sigma))
-            x_next = x + 0.5 * eps_i * drift + math.sqrt(eps_i) * noise_like(x, generator)
-            check_finite(step, x_next, x, drift, eps_i)
-            x = x_next
-            recorder.step(step, x)
-    if denoise:
-        x = tweedie_denoised(score, x, sigmas[-1], check_finite)
-    return SamplingResult(x.detach(), recorder.trajectory())
+    return _predictor_corrector(run, None, n_steps_each, 1.0, step_size).result(denoise)
 
 
 def reverse_diffusion(
@@ -313,7 +287,9 @@ def reverse_diffusion(
     $$
 
     Start ``x0`` from $\mathcal{N}(0, \sigma_1^2 I)$ (the prior). One score evaluation per
-    level: use many finely spaced levels (hundreds), unlike annealed Langevin.
+    level: use many finely spaced levels (hundreds), unlike annealed Langevin. It is
+    `diffusion.predictor_corrector` with the reverse-diffusion predictor and no corrector,
+    on the VE process with $\sigma(t) = \sigma_1 t$ at the times $t_i = \sigma_i/\sigma_1$.
 
     Examples
     --------
@@ -327,19 +303,8 @@ def reverse_diffusion(
     >>> round((mixture.assign(x) == 1).float().mean().item(), 1)
     0.8
     """
-    score, x = checked_score(score, ("x", "sigma")), start_chains(x0, generator)
-    sigmas = require_sigmas(sigmas)
-    recorder, check_finite = Recorder(x, record_every), DivergenceCheck(x, FEWER_LEVELS)
-    for i in range(len(sigmas) - 1):
-        variance = (sigmas[i] ** 2 - sigmas[i + 1] ** 2).item()
-        drift = score(x, sigma_batch(x, sigmas[i]))
-        x_next = x + variance * drift + math.sqrt(variance) * noise_like(x, generator)
-        check_finite(i + 1, x_next, x, drift, variance)
-        x = x_next
-        recorder.step(i + 1, x)
-    if denoise:
-        x = tweedie_denoised(score, x, sigmas[-1], check_finite)
-    return SamplingResult(x.detach(), recorder.trajectory())
+    run = _levels_run(score, x0, sigmas, generator, record_every, FEWER_LEVELS)
+    return _predictor_corrector(run, _reverse_diffusion_step, 0, 1.0, None).result(denoise)
 
 
 def probability_flow(
@@ -359,7 +324,9 @@ def probability_flow(
     moves samples of $p_{\sigma_1}$ to samples of $p_{\sigma_L}$ with the same marginals
     as the SDE, but without noise. It is integrated from $\sigma_1$ down to $\sigma_L$ with
     Heun's second-order method (as in Karras et al. 2022): an Euler step, then a
-    correction with the slope at the end point. No randomness beyond ``x0``.
+    correction with the slope at the end point. No randomness beyond ``x0``. It is
+    `flow.heun` on the VE process with $\sigma(t) = \sigma_1 t$ (then
+    $\mathrm{d}t$ steps are $\mathrm{d}\sigma$ steps), without the final denoising step.
 
     Examples
     --------
@@ -371,21 +338,28 @@ def probability_flow(
     >>> round((mixture.assign(x) == 1).float().mean().item(), 1)
     0.8
     """
-    score, x = checked_score(score, ("x", "sigma")), start_chains(x0, None)
+    run = _levels_run(score, x0, sigmas, None, record_every, FEWER_LEVELS)
+    return _probability_flow(run, heun=True).result(denoise=False)
+
+
+def _levels_run(
+    score: NoiseConditionalScore,
+    x0: torch.Tensor,
+    sigmas: torch.Tensor,
+    generator: torch.Generator | None,
+    record_every: int | None,
+    advice: str,
+) -> DiffusionRun:
+    r"""A diffusion run on Chapter 4's noise levels $\sigma_1 > \dots > \sigma_L$.
+
+    They are the times $t_i = \sigma_i/\sigma_1$ of the VE process with
+    $\sigma(t) = \sigma_1 t$ (Karras et al.'s clock), on which the samplers of
+    `ebm_book.diffusion` and `ebm_book.flow` take exactly the steps of Chapter 4's.
+    """
     sigmas = require_sigmas(sigmas)
-
-    def slope(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:  # dx/dsigma
-        return -sigma * score(x, sigma_batch(x, sigma))
-
-    recorder, check_finite = Recorder(x, record_every), DivergenceCheck(x, FEWER_LEVELS)
-    variances = (sigmas[:-1] ** 2 - sigmas[1:] ** 2).tolist()  # spanned by each step
-    for i in range(len(sigmas) - 1):
-        h = sigmas[i + 1] - sigmas[i]  # negative: sigma decreases
-        d_start = slope(x, sigmas[i])
-        x_euler = x + h * d_start
-        d_end = slope(x_euler, sigmas[i + 1])
-        x_next = x + h * 0.5 * (d_start + d_end)
-        check_finite(i + 1, x_next, x, d_end, variances[i])
-        x = x_next
-        recorder.step(i + 1, x)
-    return SamplingResult(x.detach(), recorder.trajectory())
+    process = VarianceExploding(0.0, sigmas[0].item(), schedule="linear")
+    times = (sigmas.double() / sigmas[0].item()).tolist()
+    times[0] = 1.0
+    return DiffusionRun(
+        process.time_score(score), process, x0, times, generator, record_every, advice, advice, "x0"
+    )

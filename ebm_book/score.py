@@ -186,12 +186,23 @@ def hutchinson_trace(
     require_generator(generator, "cpu")
     with torch.enable_grad():
         x_, values = _vector_field(fn, x)
-        estimate = torch.zeros(x.shape[0], dtype=values.dtype, device=x.device)
-        for _ in range(n_probes):
-            signs = torch.randint(0, 2, x.shape, generator=generator).to(values)
-            probe = 2 * signs - 1
-            (vjp,) = torch.autograd.grad(
-                (values * probe).sum(), x_, create_graph=create_graph, retain_graph=True
-            )
-            estimate = estimate + (vjp * probe).sum(dim=1)
+        return _hutchinson_trace(values, x_, n_probes, generator, create_graph)
+
+
+def _hutchinson_trace(
+    values: torch.Tensor,
+    x: torch.Tensor,
+    n_probes: int,
+    generator: torch.Generator | None,
+    create_graph: bool,
+) -> torch.Tensor:
+    r"""Hutchinson's estimate of $\operatorname{tr} \nabla_x f$ for ``values`` $= f(x)$ (Rademacher probes)."""
+    estimate = torch.zeros(x.shape[0], dtype=values.dtype, device=x.device)
+    for _ in range(n_probes):
+        signs = torch.randint(0, 2, x.shape, generator=generator).to(values)
+        probe = 2 * signs - 1
+        (vjp,) = torch.autograd.grad(
+            (values * probe).sum(), x, create_graph=create_graph, retain_graph=True
+        )
+        estimate = estimate + (vjp * probe).sum(dim=1)
     return estimate / n_probes

@@ -19,10 +19,14 @@ from ebm_book import (
     claims,
     contrastive,
     datasets,
+    ddpm,
+    diffusion,
     display,
     energies,
     examples,
     exercises,
+    flow,
+    guidance,
     losses,
     metrics,
     mixtures,
@@ -30,6 +34,7 @@ from ebm_book import (
     noise,
     partition,
     plotting,
+    processes,
     sampling,
     score,
     seeds,
@@ -47,6 +52,8 @@ X_INF[1, 0] = INF
 SIGMAS = torch.tensor([1.0, 0.5, 0.1])
 MIXTURE = examples.example_mixture()
 GAUSSIAN = energies.Gaussian([0.0, 0.0])
+VP = processes.VariancePreserving()
+TIME_SCORE = VP.time_score(MIXTURE.noisy_score)
 
 
 def seeded(seed: int = 0) -> torch.Generator:
@@ -159,6 +166,9 @@ BAD_CALLS = [
     case(lambda: losses.contrastive_divergence(lambda x: x, X, X), ValueError, r"energy must return a tensor of shape \(4,\), one value per point; got shape \(4, 2\)", "losses: a vector field as CD energy"),
     case(lambda: losses.noise_contrastive_estimation(GAUSSIAN.log_prob, X, GAUSSIAN, generator=0), TypeError, r"generator must be a torch.Generator or None; got the int 0", "losses: int seed to NCE"),
     case(lambda: losses.noise_contrastive_estimation(GAUSSIAN.log_prob, X, GAUSSIAN, noise_ratio=1.5), TypeError, r"noise_ratio must be a positive integer; got 1.5", "losses: fractional noise ratio"),
+    case(lambda: ddpm.noise_prediction_loss(lambda x, t: x, X, "vp"), TypeError, r"process must be a NoiseProcess; got str", "ddpm: a string as process"),
+    case(lambda: ddpm.noise_prediction_loss(lambda x, t, labels: x, X, VP, labels=torch.zeros(4, dtype=torch.int64), drop_label=1.5), ValueError, r"drop_label must be a probability, in \[0, 1\]; got 1.5", "ddpm: drop probability above 1"),
+    case(lambda: ddpm.noise_prediction_loss(lambda x: x, X, VP), TypeError, r"model is called as model\(x, t\), but the function passed takes \(x\)", "ddpm: s(x) as noise model"),
     # --- nets -----------------------------------------------------------------------------
     case(lambda: nets.NoiseConditionalScoreMLP(2)(X, torch.tensor([0.5, 0.0, 0.5, 0.5])), ValueError, r"sigma must be a positive, finite noise level .*got 1 value that is not: \[0.0\] at index \[1\]", "nets: NCSN at sigma = 0"),
     case(lambda: nets.NoiseConditionalScoreMLP(2)(X, NAN), ValueError, r"sigma must be a positive, finite noise level .*got 4 values that are not: \[nan, nan, nan, nan\]", "nets: NCSN at NaN sigma"),
@@ -168,6 +178,9 @@ BAD_CALLS = [
     case(lambda: nets.mlp(2, 2, depth=0), ValueError, r"depth must be a positive integer; got 0", "nets: no hidden layers"),
     case(lambda: nets.SelfNormalizingEnergy(lambda x: x), TypeError, r"energy must be a torch.nn.Module \(such as EnergyMLP\); got function", "nets: a function as NCE energy"),
     case(lambda: nets.SelfNormalizingEnergy(nets.EnergyMLP(2), log_normalizer=NAN), ValueError, r"log_normalizer must be a finite number; got nan", "nets: NaN log-normalizer"),
+    case(lambda: nets.TimeConditionalMLP(2, n_classes=3)(X, 0.5, torch.tensor([0, 1, 3, -1])), ValueError, r"labels must be integers in \[-1, 3\) \(-1: no label\), shape \(4,\); got shape \(4,\), values in \[-1, 3\]", "nets: a label out of range"),
+    case(lambda: nets.TimeConditionalMLP(2)(X, 0.5, torch.zeros(4, dtype=torch.int64)), ValueError, r"labels were given to a TimeConditionalMLP with n_classes=0", "nets: labels to an unconditional network"),
+    case(lambda: nets.TimeConditionalMLP(2)(X, torch.full((3,), 0.5)), ValueError, r"t must be one time or one per point, shape \(4,\); got shape \(3,\)", "nets: too few times"),
     # --- noise ----------------------------------------------------------------------------
     case(lambda: noise.ncsnv2_ratio(2, target=1.5), ValueError, r"target must be a number in \(0, 1\); got 1.5", "noise: overlap target above 1"),
     case(lambda: noise.ncsnv2_ratio(100, max_ratio=0.5), ValueError, r"max_ratio must be a number > 1; got 0.5", "noise: ratio below 1"),
@@ -213,6 +226,39 @@ BAD_CALLS = [
     case(lambda: plotting.plot_score_field(lambda x: x[:, 0], n=3), ValueError, r"score must map x of shape \(9, 2\).*got shape \(9,\)", "plotting: scalar score field"),
     case(lambda: plotting.plot_energy_2d(lambda x: x.sum(1), max_energy=NAN), ValueError, r"max_energy must be a finite number; got nan", "plotting: NaN clipping level"),
     case(lambda: plotting.plot_density_1d(lambda x: x[:, 0], xlim=(1, 1)), ValueError, r"xlim\[0\] must be an interval \(low, high\) with low < high; got \(1, 1\)", "plotting: empty interval"),
+    # --- processes, ddpm ------------------------------------------------------------------
+    case(lambda: processes.VarianceExploding(1.0, 0.5), ValueError, r"sigma_max must be a number > 1; got 0.5", "processes: sigma_max below sigma_min"),
+    case(lambda: processes.VarianceExploding(0.0, 5.0), ValueError, r"sigma_min must be a positive number; got 0.0", "processes: geometric VE from sigma 0"),
+    case(lambda: processes.VarianceExploding(schedule="cosine"), ValueError, r"schedule must be 'geometric' or 'linear'; got 'cosine'", "processes: unknown schedule"),
+    case(lambda: processes.VariancePreserving(t_min=1.0), ValueError, r"t_min must be a time in \[0, 1\); got 1.0", "processes: t_min at the prior"),
+    case(lambda: VP.sigma(1.5), ValueError, r"t must be times in \[0, 1\]; got 1.5", "processes: a time after 1"),
+    case(lambda: VP.sigma(torch.tensor([0.5, NAN])), ValueError, r"t must be times in \[0, 1\]; got \[0.5, nan\]", "processes: NaN time"),
+    case(lambda: VP.transition(0.8, 0.2), ValueError, r"t_from must not be after t_to \(a forward step\); got t_from=0.8, t_to=0.2", "processes: a backward transition"),
+    case(lambda: VP.sample_marginal(X, 0.5, generator=0), TypeError, r"generator must be a torch.Generator or None; got the int 0", "processes: int seed to sample_marginal"),
+    case(lambda: VP.marginal(energies.Gaussian([0.0, 0.0]), 0.5), TypeError, r"mixture must be a GaussianMixture; got Gaussian", "processes: marginal of a Gaussian energy"),
+    case(lambda: VP.time_score(lambda x: -x), TypeError, r"score is called as score\(x, sigma\), but the function passed takes \(x\)", "processes: s(x) to time_score"),
+    case(lambda: VP.simulate(X, 10, method="heun"), ValueError, r"method must be 'exact' or 'euler_maruyama'; got 'heun'", "processes: unknown simulation method"),
+    case(lambda: ddpm.DDPMSchedule([0.1, 1.5]), ValueError, r"betas must be numbers in \(0, 1\); got \[0.1, 1.5\]", "ddpm: beta above 1"),
+    case(lambda: ddpm.DDPMSchedule("abc"), TypeError, r"betas must be a 1-D tensor or list of numbers; got 'abc'", "ddpm: string betas"),
+    case(lambda: ddpm.DDPMSchedule.linear(100.0), TypeError, r"n_steps must be an integer; got the float 100.0", "ddpm: float number of steps"),
+    case(lambda: ddpm.DDPMSchedule.from_process(processes.VarianceExploding(), 100), TypeError, r"process must be a VariancePreserving process; got VarianceExploding", "ddpm: chain of a VE process"),
+    # --- diffusion, flow, guidance ---------------------------------------------------------
+    case(lambda: diffusion.euler_maruyama(TIME_SCORE, "vp", X, 10), TypeError, r"process must be a NoiseProcess of ebm_book.processes .*got str", "diffusion: a string as process"),
+    case(lambda: diffusion.euler_maruyama(TIME_SCORE, VP, X), ValueError, r"give n_steps \(evenly spaced steps from t = 1 to t_min\) or times", "diffusion: no steps"),
+    case(lambda: diffusion.euler_maruyama(TIME_SCORE, VP, X, 10, times=[1.0, 0.5]), ValueError, r"give n_steps or times, not both; got n_steps=10", "diffusion: steps and times"),
+    case(lambda: diffusion.ancestral(TIME_SCORE, VP, X, times=[0.5, 1.0]), ValueError, r"times must be strictly decreasing .*got \[0.5, 1.0\]", "diffusion: increasing times"),
+    case(lambda: diffusion.euler_maruyama(lambda x: -x, VP, X, 10), TypeError, r"score is called as score\(x, t\), but the function passed takes \(x\)", "diffusion: s(x) to a diffusion sampler"),
+    case(lambda: diffusion.euler_maruyama(TIME_SCORE, VP, X_NAN, 10), ValueError, r"start contains NaN or inf in 1 of its 4 rows", "diffusion: NaN start points"),
+    case(lambda: diffusion.predictor_corrector(TIME_SCORE, VP, X, 10, predictor="langevin"), ValueError, r"predictor must be one of \['ancestral', 'euler_maruyama', 'reverse_diffusion'\] or None; got 'langevin'", "diffusion: unknown predictor"),
+    case(lambda: diffusion.predictor_corrector(TIME_SCORE, VP, X, 10, snr=0), ValueError, r"snr must be a positive number; got 0", "diffusion: zero signal-to-noise ratio"),
+    case(lambda: diffusion.ScoreCounter(3), TypeError, r"score must be a function called as score\(x, t\); got int", "diffusion: counting a number"),
+    case(lambda: flow.heun(TIME_SCORE, VP, X, times=[1.0, 2.0]), ValueError, r"times must be times in \[0, 1\]; got \[1.0, 2.0\]", "flow: a time after 1"),
+    case(lambda: flow.euler(TIME_SCORE, VP, X, 0), ValueError, r"n_steps must be a positive integer; got 0", "flow: no steps"),
+    case(lambda: flow.log_likelihood(TIME_SCORE, VP, X, 10, divergence="trace"), ValueError, r"divergence must be 'exact' or 'hutchinson'; got 'trace'", "flow: unknown divergence"),
+    case(lambda: flow.log_likelihood(lambda x, t: torch.zeros_like(x), VP, X, 5), ValueError, r"score does not depend on x", "flow: likelihood of a constant score"),
+    case(lambda: flow.log_likelihood(TIME_SCORE, VP, X, 10, t_start=1.0), ValueError, r"t_start must be a time in \[0, 1\); got 1.0", "flow: likelihood from t = 1"),
+    case(lambda: guidance.classifier_free_guidance(TIME_SCORE, TIME_SCORE, -1.0), ValueError, r"weight must be a non-negative number; got -1.0", "guidance: negative weight"),
+    case(lambda: guidance.classifier_free_guidance(lambda x: -x, TIME_SCORE, 1.0), TypeError, r"conditional is called as conditional\(x, t\), but the function passed takes \(x\)", "guidance: s(x) as conditional score"),
     # --- display, seeds, claims -----------------------------------------------------------
     case(lambda: display.show_table("ab", [[1, 2]]), TypeError, r"headers must be a list of column titles; got 'ab'", "display: a string as headers"),
     case(lambda: display.show_table(["a", "b"], [[1, 2], [3]]), ValueError, r"every row must have 2 entries, one per header; rows\[1\] has 1: \[3\]", "display: a short row"),
@@ -268,6 +314,22 @@ def test_annealed_langevin_names_the_step_of_the_level():
         DivergenceError, match=r"step size at this level, 1000 .*try a smaller step_size"
     ):
         sampling.annealed_langevin(score, X, SIGMAS, 10.0, 50, generator=seeded())
+
+
+def test_diffusion_samplers_blame_coarse_steps_or_a_large_corrector_step():
+    def steep(x, t):
+        return -1e30 * x
+
+    with pytest.raises(
+        DivergenceError, match=r"time steps are probably too coarse .*larger n_steps"
+    ):
+        diffusion.euler_maruyama(steep, VP, X, 10, seeded())
+    with pytest.raises(
+        DivergenceError, match=r"corrector's Langevin step, [0-9.e+]+, is probably too large"
+    ):
+        diffusion.predictor_corrector(
+            TIME_SCORE, VP, X, 10, seeded(), predictor=None, step_size=1e30
+        )
 
 
 def test_training_blames_the_loss_not_the_learning_rate_at_the_first_step():

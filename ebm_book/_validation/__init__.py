@@ -4,7 +4,7 @@ the argument, shows what was received and says what is expected.
 Every public function checks its arguments with these helpers, at its boundary, instead
 of letting a wrong shape or a NaN travel deep into torch and come back as a cryptic
 error or a silent NaN. The helpers live in four small modules: `scalars` (numbers,
-counts, generators), `points` (batches of points, noise levels, schedules, boxes),
+counts, generators), `points` (batches of points, noise levels, schedules, times, boxes),
 `functions` (the caller's functions and what they return) and `mixtures` (the
 parameters of Gaussian mixtures). The book follows one policy per question:
 
@@ -57,6 +57,8 @@ from .points import (
     require_noise_levels,
     require_points,
     require_sigmas,
+    require_time_grid,
+    require_times,
 )
 from .scalars import (
     require_generator,
@@ -88,6 +90,8 @@ __all__ = [
     "require_proposal",
     "require_real",
     "require_sigmas",
+    "require_time_grid",
+    "require_times",
     "require_vector_field",
     "mixture_covariances",
     "mixture_weights",

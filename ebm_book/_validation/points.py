@@ -1,4 +1,4 @@
-"""Checks of tensors: batches of points, noise levels and schedules, boxes."""
+"""Checks of tensors: batches of points, noise levels and schedules, times, boxes."""
 
 from __future__ import annotations
 
@@ -176,6 +176,65 @@ def require_sigmas(sigmas: object, name: str = "sigmas") -> torch.Tensor:
     if (sigmas[1:] >= sigmas[:-1]).any():
         raise ValueError(f"{name} must be strictly decreasing (largest noise first); got {values}.")
     return sigmas
+
+
+def require_times(t: object, name: str = "t") -> torch.Tensor:
+    """Check times of a diffusion process: a number, or a 1-D tensor, in $[0, 1]$.
+
+    Returns a float64 tensor (0-d for a number), on the tensor's device.
+
+    Examples
+    --------
+    >>> require_times(0.5)
+    tensor(0.5000, dtype=torch.float64)
+    >>> require_times(torch.tensor([0.0, 1.5]))
+    Traceback (most recent call last):
+    ...
+    ValueError: t must be times in [0, 1]; got [0.0, 1.5].
+    """
+    if isinstance(t, torch.Tensor):
+        if not torch.is_floating_point(t) or t.ndim > 1:
+            raise ValueError(
+                f"{name} must be a number or a 1-D floating-point tensor of times; "
+                f"got dtype {t.dtype}, shape {tuple(t.shape)}."
+            )
+        times = t.double()
+    else:
+        times = torch.tensor(require_real(t, name), dtype=torch.float64)
+    low, high = (bound.item() for bound in torch.aminmax(times))  # NaN propagates to both
+    if not 0 <= low <= high <= 1:
+        shown = times.item() if times.ndim == 0 else _short(times)
+        raise ValueError(f"{name} must be times in [0, 1]; got {shown}.")
+    return times
+
+
+def require_time_grid(times: object, name: str = "times") -> torch.Tensor:
+    """Check a grid of times for a reverse process: strictly decreasing, in $[0, 1]$.
+
+    Returns the grid as a float64 tensor.
+
+    Examples
+    --------
+    >>> require_time_grid([1.0, 0.5, 0.0])
+    tensor([1.0000, 0.5000, 0.0000], dtype=torch.float64)
+    >>> require_time_grid([0.0, 1.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: times must be strictly decreasing (the reverse processes run from 1 to 0); got [0.0, 1.0].
+    """
+    try:
+        grid = torch.as_tensor(times, dtype=torch.float64).cpu()
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be a 1-D tensor or list of times; got {times!r}.") from None
+    if grid.ndim != 1 or grid.numel() == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D tensor; got shape {tuple(grid.shape)}.")
+    require_times(grid, name)
+    if (grid[1:] >= grid[:-1]).any():
+        raise ValueError(
+            f"{name} must be strictly decreasing (the reverse processes run from 1 to 0); "
+            f"got {_short(grid)}."
+        )
+    return grid
 
 
 def require_bounds(bounds: object, name: str = "bounds") -> list[tuple[float, float]]:
