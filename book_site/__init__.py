@@ -12,5 +12,6 @@ Each module below does one job; only ``markup`` knows what the notebook plugin
 - ``mathjax``: MathJax served by the site itself;
 - ``solutions``: exercise solutions collapsed until clicked;
 - ``figures``: every figure's text description (its alt text);
-- ``page_weight``: light pages (shared CSS, plain code cells, palette figures).
+- ``page_weight``: light pages (shared CSS, plain code cells, palette figures);
+- ``api_pages``: the API reference's link from each module's page to its source.
 """

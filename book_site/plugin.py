@@ -13,7 +13,7 @@ from pathlib import Path
 import jupytext
 from mkdocs.plugins import BasePlugin
 
-from . import colab, execution, figures, mathjax, page_weight, site_url, solutions
+from . import api_pages, colab, execution, figures, mathjax, page_weight, site_url, solutions
 from .markup import notebook_of, parse
 
 
@@ -35,6 +35,11 @@ class BookPlugin(BasePlugin):
         return files
 
     def on_page_content(self, html, page, config, files):
+        module = api_pages.documented_module(page)
+        if module is not None:
+            content = parse(html)
+            api_pages.add_source_link(content, module, config)
+            return str(content)
         if not colab.is_chapter(page.file):
             return html
         content = parse(html)

@@ -226,6 +226,17 @@ def test_chapter_page_is_light(built_site, chapter_file):
     assert size < MAX_CHAPTER_HTML_BYTES, f"{chapter_file.name}: {size} bytes of HTML"
 
 
+def test_api_pages_are_light(built_site):
+    """Each module's reference page stays under the chapters' HTML budget."""
+    pages = sorted((built_site.site_dir / "api").rglob("index.html"))
+    assert len(pages) > 20
+    for page in pages:
+        size = page.stat().st_size
+        assert size < MAX_CHAPTER_HTML_BYTES, (
+            f"{page.relative_to(built_site.site_dir)}: {size} bytes"
+        )
+
+
 def test_whole_chapter_page_with_figures_stays_under_2_mb(built_site, chapter_file):
     """Figures are embedded in the page; with them, a chapter must stay under 2 MB."""
     page = built_site.site_dir / chapter_page_path(chapter_file) / "index.html"
