@@ -79,10 +79,32 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
+SCHEMES = ("light", "dark")  # the browser's colour-scheme preference
+
+
 def pytest_generate_tests(metafunc):
+    """Parametrize ``page_path`` (every nav page), ``scheme`` (light and dark) and
+    ``chapter_file``. Pages in both schemes, except the API reference's, whose pages share
+    one stylesheet and no figures: light only."""
+    scheme_marked = any(
+        mark.args[0] == "scheme" for mark in metafunc.definition.iter_markers("parametrize")
+    )
+    wants_scheme = "scheme" in metafunc.fixturenames and not scheme_marked
     if "page_path" in metafunc.fixturenames:
         paths = [url_path(source) for source in nav_sources()]
-        metafunc.parametrize("page_path", paths, ids=[p or "home" for p in paths])
+        if wants_scheme:
+            combos = [
+                (path, scheme)
+                for path in paths
+                for scheme in SCHEMES
+                if scheme == "light" or not path.startswith("api/")
+            ]
+            ids = [f"{scheme}-{path or 'home'}" for path, scheme in combos]
+            metafunc.parametrize(("page_path", "scheme"), combos, ids=ids)
+        else:
+            metafunc.parametrize("page_path", paths, ids=[p or "home" for p in paths])
+    elif wants_scheme:
+        metafunc.parametrize("scheme", SCHEMES)
     if "chapter_file" in metafunc.fixturenames:
         chapters = sorted((DOCS_DIR / "chapters").glob("*.py"))
         metafunc.parametrize("chapter_file", chapters, ids=[c.stem for c in chapters])

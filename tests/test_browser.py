@@ -102,11 +102,6 @@ class PageProblems:
         assert not self.external_requests, f"requests to other hosts: {self.external_requests}"
 
 
-@pytest.fixture(params=list(SCHEMES), ids=list(SCHEMES))
-def scheme(request):
-    return request.param
-
-
 @pytest.fixture
 def tab(browser, scheme):
     """A fresh browser tab (own storage) preferring the light or dark colour scheme."""
@@ -427,3 +422,42 @@ def test_colab_badge_and_notebook_download(tab, site_url, chapter, tmp_path):
     nbformat.validate(notebook)
     jupytext.reads(text, fmt="ipynb")
     tab.problems.assert_none()
+
+
+def open_figure(page) -> tuple[str, str]:
+    """Click the page's first figure; return its description and the lightbox's."""
+    figure = page.locator(".jupyter-wrapper .jp-OutputArea-output img").first
+    figure.scroll_into_view_if_needed()
+    figure.click()
+    page.wait_for_selector(".glightbox-container .gslide-image img", timeout=10_000)
+    shown = page.evaluate(
+        """() => {
+            const image = document.querySelector('.glightbox-container .gslide-image img');
+            const text = document.querySelector('.glightbox-container .gslide-desc');
+            return {src: image.src, width: image.naturalWidth, text: text ? text.textContent : ''};
+        }"""
+    )
+    assert shown["src"] == figure.get_attribute("src") and shown["width"] > 100
+    return figure.get_attribute("alt"), shown["text"].strip()
+
+
+def test_figures_enlarge_on_click_with_their_description(tab, site_url, scheme):
+    tab.goto(site_url + "chapters/02_score_and_langevin/", wait_until="load")
+    alt, description = open_figure(tab)
+    assert alt and description == alt
+    tab.keyboard.press("Escape")
+    tab.wait_for_selector(".glightbox-container", state="detached", timeout=10_000)
+    tab.problems.assert_none()
+
+
+@pytest.mark.parametrize("scheme", ["light"])
+def test_figures_enlarge_after_instant_navigation(tab, site_url, scheme):
+    tab.goto(site_url, wait_until="load")
+    tab.evaluate("window.notReloaded = true")
+    target = site_url + "chapters/01_energy_functions/"
+    tab.locator(
+        '.md-sidebar--primary a.md-nav__link[href$="chapters/01_energy_functions/"]'
+    ).first.click()
+    tab.wait_for_url(target)
+    alt, description = open_figure(tab)
+    assert tab.evaluate("window.notReloaded === true") and description == alt
