@@ -13,5 +13,6 @@ Each module below does one job; only ``markup`` knows what the notebook plugin
 - ``solutions``: exercise solutions collapsed until clicked;
 - ``figures``: every figure's text description (its alt text);
 - ``page_weight``: light pages (shared CSS, plain code cells, palette figures);
-- ``api_pages``: the API reference's link from each module's page to its source.
+- ``api_pages``: the API reference's link from each module's page to its source;
+- ``provenance``: the page that says how this build produced every result.
 """

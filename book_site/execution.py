@@ -44,6 +44,7 @@ import mkdocs_jupyter.nbconvert2
 from mkdocs.exceptions import PluginError
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+from . import provenance
 from .markup import PLUGIN, wrap_plugin_function
 
 log = logging.getLogger("mkdocs.plugins.ebm-book.execution")
@@ -51,6 +52,8 @@ log = logging.getLogger("mkdocs.plugins.ebm-book.execution")
 PACKAGE_DIR = "ebm_book"
 CACHE_PREFIX = "ebm_book-"
 DEFAULT_CELL_TIMEOUT_S = 300
+
+EXECUTED: set[str] = set()  # the chapters this build executed (the others came from the cache)
 
 
 def package_digest(package_dir: Path) -> str:
@@ -117,8 +120,9 @@ def _with_cell_timeout(get_nbconvert_app):
     return wrapper
 
 
-def _naming_the_chapter(nb2html, docs_dir: Path):
-    """Wrap the plugin's notebook conversion: log timings, name the chapter in errors."""
+def _naming_the_chapter(nb2html, docs_dir: Path, cache_dir: str):
+    """Wrap the plugin's notebook conversion: log timings, record them for the provenance
+    page, name the chapter in errors."""
 
     def wrapper(nb_path, *args, **kwargs):
         chapter = Path(nb_path).resolve().relative_to(docs_dir).as_posix()
@@ -127,7 +131,9 @@ def _naming_the_chapter(nb2html, docs_dir: Path):
         log.info("Executing chapter %s", chapter)
         start = time.perf_counter()
         try:
-            html = nb2html(nb_path, *args, **kwargs)
+            html = provenance.measuring(
+                lambda: nb2html(nb_path, *args, **kwargs), cache_dir, chapter, EXECUTED
+            )
         except CellTimeoutError as error:
             raise PluginError(
                 f"{chapter}: a cell ran longer than {cell_timeout_s()} s "
@@ -160,6 +166,7 @@ def single_threaded_kernels() -> None:
 def configure(config) -> None:
     """Key the notebook cache on ``ebm_book``, and wrap the plugin's conversion."""
     single_threaded_kernels()
+    EXECUTED.clear()  # a new build (mkdocs serve rebuilds in the same process)
     plugin = config.plugins.get(PLUGIN)
     if plugin is None:
         raise PluginError(f"the ebm-book plugin needs the {PLUGIN} plugin, configured before it")
@@ -181,7 +188,7 @@ def configure(config) -> None:
         mkdocs_jupyter.convert,
         "nb2html",
         ["nb_path", "execute"],
-        lambda nb2html: _naming_the_chapter(nb2html, docs_dir),
+        lambda nb2html: _naming_the_chapter(nb2html, docs_dir, plugin.config["cache_dir"]),
     )
 
 

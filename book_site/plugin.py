@@ -13,8 +13,18 @@ from pathlib import Path
 import jupytext
 from mkdocs.plugins import BasePlugin
 
-from . import api_pages, colab, execution, figures, mathjax, page_weight, site_url, solutions
-from .markup import notebook_of, parse
+from . import (
+    api_pages,
+    colab,
+    execution,
+    figures,
+    mathjax,
+    page_weight,
+    provenance,
+    site_url,
+    solutions,
+)
+from .markup import PLUGIN, notebook_of, parse
 
 
 class BookPlugin(BasePlugin):
@@ -65,6 +75,8 @@ class BookPlugin(BasePlugin):
         return str(document)
 
     def on_post_build(self, config):
+        cache_dir = config.plugins[PLUGIN].config["cache_dir"]
+        provenance.write_page(config, self.chapters, execution.EXECUTED, cache_dir)
         colab.write_notebooks(self.chapters, config)
         execution.remove_old_caches(config)
         mathjax.copy_mathjax(config)

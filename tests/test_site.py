@@ -287,3 +287,28 @@ def test_every_figure_has_its_cells_description(built_site, chapter_file):
     descriptions = {unescape(alt) for alt in re.findall(r'<img\b[^>]*?\balt="([^"]*)"', html)}
     expected = {c.metadata["alt"] for c in code_cells if "alt" in c.metadata}
     assert descriptions == expected
+
+
+def test_the_provenance_page_tells_the_truth_about_its_build(built_site):
+    """Every chapter executed by this build (its cache was empty), with the time the build
+    log gives it, its seeds, and the commit the site was built from."""
+    import subprocess
+
+    from bs4 import BeautifulSoup
+
+    page = BeautifulSoup(html_of(built_site, "provenance/"), "html.parser")
+    rows = {
+        row.find("td").get_text(): [td.get_text() for td in row.find_all("td")]
+        for row in page.select("table")[0].select("tbody tr")
+    }
+    logged = dict(re.findall(r"Executed chapter (\S+) in ([\d.]+) s", built_site.log))
+    assert set(rows) == set(logged) and logged
+    for chapter, (_, seconds, memory, seeds, where) in rows.items():
+        assert where == "executed by this build"
+        assert abs(float(seconds.removesuffix(" s")) - float(logged[chapter])) < 1.0
+        assert float(memory.removesuffix(" MiB")) > 100  # a kernel with torch loaded
+        assert seeds != "none"
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    assert commit and commit in page.get_text()
