@@ -461,3 +461,12 @@ def test_figures_enlarge_after_instant_navigation(tab, site_url, scheme):
     tab.wait_for_url(target)
     alt, description = open_figure(tab)
     assert tab.evaluate("window.notReloaded === true") and description == alt
+
+
+@pytest.mark.parametrize("scheme", ["dark"])
+def test_figures_sit_on_a_light_dimmed_card_in_dark_mode(tab, site_url, scheme):
+    tab.goto(site_url + "chapters/01_energy_functions/", wait_until="load")
+    style = tab.locator(".jupyter-wrapper .jp-OutputArea-output img").first.evaluate(
+        "img => { const s = getComputedStyle(img); return [s.backgroundColor, s.filter]; }"
+    )
+    assert style == ["rgb(255, 255, 255)", "brightness(0.88)"]
