@@ -22,7 +22,7 @@
 #     - build a noise-conditional score network $s_\theta(x, \sigma)$, write the multi-noise denoising loss and train the network with it, and choose its noise levels and its sampler's settings with the five techniques of NCSNv2;
 #     - implement annealed Langevin dynamics (Song & Ermon, 2019), use it to recover the weights of separated modes, and diagnose a schedule that cannot;
 #     - generate samples of complex two-dimensional distributions on a CPU, for a data set of your choice, and measure how close they come to the data;
-#     - connect all of this to DDPM and score SDEs, and compare annealed Langevin, a reverse SDE and a probability-flow ODE on one model, like for like.
+#     - connect all of this to DDPM and score SDEs (a preview of Chapter 6), and show why a sampler that starts from the prior needs a large enough $\sigma_1$.
 #
 #     **You need** [Chapter 2](02_score_and_langevin.py) (Langevin dynamics and its failure on separated modes) and [Chapter 3](03_score_matching.py) (denoising score matching).
 #
@@ -606,8 +606,8 @@ display.prose(
     $1/(1 - \epsilon/(4\sigma_L^2))$ times too large (the bias of Chapter 2),
     and a larger $\epsilon$ makes that worse. We take $M = 100$ where the
     scores are exact formulas and cheap (Sections 4.3 and 4.4; ratio
-    {variance_ratio[100]:.3f}), and $M = 50$ for the networks of Sections 4.5
-    and 4.6, whose evaluations cost more (ratio {variance_ratio[50]:.3f}).
+    {variance_ratio[100]:.3f}), and $M = 50$ for the networks of Section 4.5,
+    whose evaluations cost more (ratio {variance_ratio[50]:.3f}).
     """
 )
 
@@ -1264,10 +1264,11 @@ def ncsn_samples_solution(n, generator):
 check_ncsn_samples(ncsn_samples_solution, data_set_solution)
 
 # %% [markdown]
-# ## 4.6 The bridge to diffusion models
+# ## 4.6 A preview: from noise levels to diffusion models
 #
 # Everything in current diffusion models is already on this page, in a different
-# notation.
+# notation. [Chapter 6](06_diffusion_and_sdes.py) derives it, trains it and measures
+# it; here is the map.
 #
 # **DDPM** [(Ho, Jain & Abbeel, 2020)](../references.md#ho2020) adds noise in many small
 # steps $t = 1, 2, \dots$, starting from clean data $x_0$:
@@ -1279,66 +1280,29 @@ check_ncsn_samples(ncsn_samples_solution, data_set_solution)
 # x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\; z, \qquad z \sim \mathcal{N}(0, I).
 # $$
 #
-# The process is *variance preserving*: it shrinks the data while it adds noise, and as
-# $\bar\alpha_t \to 0$, $x_t$ tends to $\mathcal{N}(0, I)$. A network $z_\theta(x_t, t)$
-# predicts the noise, trained with
+# The process shrinks the data while it adds noise, and as $\bar\alpha_t \to 0$, $x_t$
+# tends to $\mathcal{N}(0, I)$. A network $z_\theta(x_t, t)$ predicts the noise, trained
+# with
 #
 # $$
 # J_{\text{simple}}(\theta) = \mathbb{E}_{t,\, x_0,\, z}\big\lVert z - z_\theta(x_t, t) \big\rVert^2 ,
 # $$
 #
 # with $t$ drawn uniformly among DDPM's steps. As Chapter 3 showed, predicting the noise
-# is estimating the score. Write $\sigma_t = \sqrt{1 - \bar\alpha_t}$ for the noise level
-# of step $t$ and $s_\theta(x_t, t) = -z_\theta(x_t, t)/\sigma_t$ for the score model the
-# network defines; then, term by term,
-#
-# $$
-# \big\lVert z - z_\theta(x_t, t)\big\rVert^2
-# = \sigma_t^2\,\big\lVert s_\theta(x_t, t) + z/\sigma_t\big\rVert^2
-# = 2\,\lambda(\sigma_t)\,\tfrac12\big\lVert s_\theta(x_t, t) + z/\sigma_t\big\rVert^2 .
-# $$
-#
-# So $J_{\text{simple}}$ is our multi-noise loss $J(\theta)$, with the same weight
-# $\lambda(\sigma) = \sigma^2$, up to three differences:
-#
-# - **a factor 2**: our loss carries a $\tfrac12$, DDPM's does not;
-# - **scaled data**: at step $t$ the noise is added to $\sqrt{\bar\alpha_t}\,x_0$, not to
-#   $x_0$, so each level blurs its own shrunken copy of the data, and the network learns
-#   the score of that blurred copy;
-# - **the distribution of the levels**: $t$ is uniform among DDPM's steps, so a noise level
-#   is trained as often as the schedule $\beta_t$ visits it, while $J(\theta)$ gives each
-#   of our $L$ levels the probability $1/L$.
-#
-# With the data unscaled and the same levels drawn with the same probabilities,
-# $J_{\text{simple}} = 2J$.
+# is estimating the score, $s_\theta = -z_\theta/\sqrt{1 - \bar\alpha_t}$: term by term,
+# $J_{\text{simple}}$ is our multi-noise loss $J(\theta)$ with the same weight
+# $\lambda(\sigma) = \sigma^2$, twice as large, on shrunken data, with its own
+# distribution over the levels (Chapter 6 makes each difference exact).
 #
 # **Score SDEs** [(Song et al., 2021)](../references.md#song2021) take the number of noise
-# levels to infinity. Let the noise level grow continuously, $\sigma(t)$ for $t$ from 0 to
-# 1, from $\sigma(0) = \sigma_L$ to $\sigma(1) = \sigma_1$. Our schedule becomes a
-# *variance-exploding* (VE) stochastic differential equation, run forward in time
-# ($\mathrm{d}t > 0$), that adds noise continuously,
-#
-# $$
-# \mathrm{d}x = \sqrt{\frac{\mathrm{d}[\sigma^2(t)]}{\mathrm{d}t}}\;\mathrm{d}W_t ,
-# $$
-#
-# and carries $p_{\sigma(0)}$ to $p_{\sigma(t)}$ at time $t$. [Anderson (1982)](../references.md#anderson1982)
-# showed that such a process can be run backwards in time, and that the reverse process
-# needs only the score. With $t$ running from 1 down to 0, so that every time step
-# $\mathrm{d}t$ is **negative**,
-#
-# $$
-# \mathrm{d}x = -\frac{\mathrm{d}[\sigma^2(t)]}{\mathrm{d}t}\, \nabla_x \log p_{\sigma(t)}(x)\, \mathrm{d}t
-# + \sqrt{\frac{\mathrm{d}[\sigma^2(t)]}{\mathrm{d}t}}\; \mathrm{d}\bar W_t ,
-# $$
-#
-# where $\bar W_t$ is a Brownian motion running backwards in time: its increments are
-# independent Gaussians with variance $\lvert \mathrm{d}t\rvert$ per coordinate. Since
-# $\mathrm{d}t < 0$ and $\sigma^2(t)$ increases, the drift term points *up* the score,
-# towards the data. Discretized on levels $\sigma_i = \sigma(t_i)$, with
-# $t_1 = 1 > t_2 > \dots$, a step from $t_i$ to $t_{i+1}$ has
-# $\frac{\mathrm{d}[\sigma^2]}{\mathrm{d}t}\,\mathrm{d}t \approx \sigma_{i+1}^2 - \sigma_i^2 < 0$
-# and noise of variance $\sigma_i^2 - \sigma_{i+1}^2$, which gives the update
+# levels to infinity: the noise level grows continuously, $\sigma(t)$ for $t$ from 0 to 1,
+# and our schedule becomes a stochastic differential equation that adds noise
+# continuously, $\mathrm{d}x = \sqrt{\mathrm{d}[\sigma^2(t)]/\mathrm{d}t}\;\mathrm{d}W_t$.
+# [Anderson (1982)](../references.md#anderson1982) showed that such a process can be run
+# backwards in time, from $t = 1$ down to 0, and that the reverse process needs only the
+# score; Chapter 6 derives it from the Fokker–Planck equation of Chapter 2. Discretized
+# on our levels, one step of the reverse process from $\sigma_i$ down to $\sigma_{i+1}$
+# moves up the score and adds fresh noise, both by the variance the step removes:
 #
 # $$
 # x \leftarrow x + (\sigma_i^2 - \sigma_{i+1}^2)\, s_\theta(x, \sigma_i) + \sqrt{\sigma_i^2 - \sigma_{i+1}^2}\; z
@@ -1346,11 +1310,11 @@ check_ncsn_samples(ncsn_samples_solution, data_set_solution)
 # $$
 #
 # (`sampling.reverse_diffusion`). The same marginal distributions are also produced by a
-# deterministic **probability-flow ODE**,
-# $\frac{\mathrm{d}x}{\mathrm{d}t} = -\frac12 \frac{\mathrm{d}[\sigma^2(t)]}{\mathrm{d}t}\,\nabla_x \log p_{\sigma(t)}(x)$,
-# or, with $\sigma$ itself as the clock, $\mathrm{d}x/\mathrm{d}\sigma = -\sigma\,\nabla_x \log p_\sigma(x)$,
-# integrated from $\sigma_1$ down to $\sigma_L$ (`sampling.probability_flow`, with Heun's
-# method). It maps noise to data smoothly and invertibly.
+# deterministic **probability-flow ODE**, with $\sigma$ itself as the clock
+# $\mathrm{d}x/\mathrm{d}\sigma = -\sigma\,\nabla_x \log p_\sigma(x)$, integrated from
+# $\sigma_1$ down to $\sigma_L$ (`sampling.probability_flow`, with Heun's method). It maps
+# noise to data smoothly and invertibly. Chapter 6 runs six such samplers, on both kinds
+# of process, against the number of score evaluations they cost.
 #
 # ### Exercise 4.7: one reverse-diffusion step (about 5 minutes)
 #
@@ -1389,162 +1353,6 @@ def reverse_diffusion_step_solution(x, score, sigma_now, sigma_next, z):
 check_reverse_diffusion_step(reverse_diffusion_step_solution)
 
 # %% [markdown]
-# **Three samplers, one model, like for like.** The network trained above on the ring
-# saw only its ten levels, but it takes $\sigma$ as a continuous input (through
-# $\log\sigma$), so samplers can also evaluate it between them. We sample it three ways
-# under the same conditions. Every sampler
-# starts from the same draw of the prior $\mathcal{N}(0, \sigma_1^2 I)$, with the ring's
-# $\sigma_1$ (technique 1), and ends with the same final denoising step at $\sigma_L$.
-# Annealed Langevin uses the ten training levels with $M = 50$; the SDE and the ODE,
-# which take one or two score evaluations per level, use a finer geometric schedule of
-# 200 levels between the same $\sigma_1$ and $\sigma_L$. A small wrapper counts the score
-# evaluations (one evaluation is one call of the network on all 2000 chains), and each
-# sampler runs with three seeds, so that its distance to the data comes with an error bar.
-
-
-# %%
-class Counted:
-    """A noise-conditional score model that counts its evaluations."""
-
-    def __init__(self, score):
-        self.score, self.calls = score, 0
-
-    def __call__(self, x, sigma):
-        self.calls += 1
-        return self.score(x, sigma)
-
-
-def denoised(score, x, sigma):
-    """The final denoising step (Tweedie's formula), the same for all."""
-    return x + sigma**2 * score(x, sigma)
-
-
-ring_model = models_of["ring of 8 Gaussians"]
-ring_levels = levels_of["ring of 8 Gaussians"]
-sigma_1, sigma_L = ring_levels[0].item(), ring_levels[-1].item()
-fine_levels = noise.geometric_sigmas(sigma_1, sigma_L, 200)
-ring_step = noise.ncsnv2_step_size(ring_levels, 50)  # technique 4, M = 50
-
-
-def sample_three_ways(seed, n=2000):
-    """Each sampler from the same prior draw; returns samples and counts."""
-    runs = {}
-    for name in ("annealed Langevin", "reverse SDE", "probability-flow ODE"):
-        generator = seeds.generator(seed)
-        prior = sigma_1 * torch.randn(n, 2, generator=generator)
-        score = Counted(ring_model)
-        with torch.no_grad():
-            if name == "annealed Langevin":
-                x = sampling.annealed_langevin(
-                    score, prior, ring_levels, ring_step, 50, generator,
-                    denoise=False,
-                ).samples  # fmt: skip
-            elif name == "reverse SDE":
-                x = sampling.reverse_diffusion(
-                    score, prior, fine_levels, generator, denoise=False
-                ).samples
-            else:
-                x = sampling.probability_flow(
-                    score, prior, fine_levels
-                ).samples
-            x = denoised(score, x, sigma_L)
-        runs[name] = (x, score.calls)
-    return runs
-
-
-ring_reference = ring_mixture.sample(2000, generator=seeds.generator(40))
-runs = [sample_three_ways(seed) for seed in (60, 61, 62)]
-calls = {name: count for name, (_, count) in runs[0].items()}
-distances = {  # one distance per seed
-    name: torch.tensor(
-        [distance(run[name][0], ring_reference) for run in runs]
-    )
-    for name in calls
-}
-ring_floor = measured["ring of 8 Gaussians"]
-display.show_table(
-    ["sampler", "score evaluations", "distance to data (mean ± SE of 3)"],
-    [[name, calls[name],
-      f"{d.mean():.3f} ± {d.std() / math.sqrt(len(d)):.3f}"]
-     for name, d in distances.items()]
-    + [["fresh data (floor)", "-",
-        f"{ring_floor['floor']:.3f} ± {ring_floor['spread']:.3f} (spread)"]],
-)  # fmt: skip
-
-# %%
-# The counts are exact by construction: L M Langevin steps; one evaluation per
-# step of the SDE and two (Heun) for the ODE, over 199 steps; plus one each
-# for the final denoising step.
-claims.claim(
-    "the score evaluations are 10 x 50 + 1, 199 + 1 and 2 x 199 + 1",
-    list(calls.values()) == [501, 200, 399],
-    calls=list(calls.values()),
-)
-order = sorted(distances, key=lambda name: distances[name].mean())
-best, worst = order[0], order[-1]
-gap = distances[worst] - distances[best]  # paired: same prior, same reference
-gap_error = gap.std().item() / math.sqrt(len(gap))
-the = {  # the names, as they read in a sentence
-    "annealed Langevin": "annealed Langevin",
-    "reverse SDE": "the reverse SDE",
-    "probability-flow ODE": "the probability-flow ODE",
-}
-# With 3 paired runs the error is itself rough: a difference counts only
-# beyond 9.92 of its standard errors, the 99% point of Student's t with two
-# degrees of freedom.
-if gap.mean() > 9.92 * gap_error:
-    ranking = (
-        f"{the[best]} comes closest to the data, and {the[worst]} is "
-        f"measurably further from it (by {gap.mean():.3f} ± {gap_error:.3f})"
-    )
-else:
-    ranking = (
-        f"the largest difference, between {the[best]} and {the[worst]} "
-        f"({gap.mean():.3f} ± {gap_error:.3f}), is too small to call with "
-        "three runs, where a difference must exceed about ten of its "
-        "standard errors to count at the 1% level: at this sample size the "
-        "three samplers cannot be told apart, "
-        "although their numbers of score evaluations differ by a factor "
-        f"{max(calls.values()) / min(calls.values()):.1f}"
-    )
-for name in calls:
-    weights, _ = metrics.mode_weights(runs[0][name][0], ring_mixture)
-    # 2000 samples: each of the 8 modes holds about 0.125 +- 0.007.
-    claims.claim(
-        "every sampler finds all eight modes (each holds over 1/16)",
-        weights.min() > 1 / 16,
-        sampler=name,
-        smallest=weights.min(),
-    )
-
-# %% alt="Samples of the ring of 8 Gaussians from one trained score network with three samplers, all started from the same draw of the prior: annealed Langevin, the reverse SDE and the probability-flow ODE. All three find the eight modes; each title gives the number of score evaluations and the distance of this run to the data."
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
-for ax, name in zip(axes, calls):
-    plotting.plot_samples(runs[0][name][0], ax=ax, xlim=(-3, 3), ylim=(-3, 3))
-    ax.set_title(
-        f"{name} ({calls[name]} evaluations)\n"
-        f"distance to data {distances[name][0]:.3f}",
-        fontsize=10,
-    )
-plt.tight_layout()
-plt.show()
-
-# %% tags=["prose"]
-display.prose(
-    f"""
-    All three recover the eight modes from the same network. Over three seeds,
-    {ranking}.
-    """
-)
-
-# %% [markdown]
-# Theory gives each sampler its strengths. The Langevin steps of annealed Langevin and
-# the fresh noise of the SDE can correct errors of earlier steps, which the deterministic
-# ODE carries straight into its samples. The ODE, in turn, is a smooth, invertible map
-# between noise and data: it gives exact likelihoods, and higher-order solvers take large
-# steps with it ([Karras et al., 2022](../references.md#karras2022)), which is why
-# modern samplers often use it.
-#
 # **What a too small $\sigma_1$ costs.** The ODE shows the price of ignoring technique 1
 # most clearly: it is deterministic, so its samples are exactly as good as its start, and
 # its start, the prior $\mathcal{N}(0, \sigma_1^2 I)$, stands in for $p_{\sigma_1}$. That is
@@ -1668,18 +1476,20 @@ display.prose(
 # - DDPM and score SDEs are the same idea with a variance-preserving process or a
 #   continuum of levels: $J_{\text{simple}}$ is twice our loss on scaled data with its own
 #   distribution of levels, and the reverse SDE and the probability-flow ODE sample the
-#   same model as annealed Langevin. A sampler that starts from the prior needs a
-#   $\sigma_1$ large enough for the prior to be right.
+#   same kind of model as annealed Langevin (Chapter 6). A sampler that starts from the
+#   prior needs a $\sigma_1$ large enough for the prior to be right.
 #
 # ## Where to go next
 #
-# - Song, Sohl-Dickstein, Kingma, Kumar, Ermon and Poole (2021) for the full SDE picture,
-#   predictor–corrector samplers, and likelihoods via the probability-flow ODE.
-# - Karras, Aittala, Aila and Laine (2022) for a clean, modern design of the noise schedule,
-#   the network preconditioning and ODE samplers.
-# - Try it: replace the 2-D data by 8 × 8 images flattened to $d = 64$, and watch which
-#   techniques start to matter (technique 2 now bounds the ratio of the levels: Section 4.2
-#   printed the bound for $d = 64$).
+# - [Chapter 5](05_training_ebms.py) returns to energies: it trains an energy model by
+#   maximum likelihood, with the samplers of Chapter 2 in the loop, and by score
+#   matching, without them.
+# - [Chapter 6](06_diffusion_and_sdes.py) turns this section's preview into the theory
+#   of diffusion models: the forward processes as SDEs, the reverse SDE and the
+#   probability-flow ODE derived, DDPM trained, six samplers measured, exact likelihoods.
+# - Song, Sohl-Dickstein, Kingma, Kumar, Ermon and Poole (2021) and Karras, Aittala, Aila
+#   and Laine (2022) for the full SDE picture and a modern design of the schedule, the
+#   network's preconditioning and the samplers.
 #
 # ## References
 #
