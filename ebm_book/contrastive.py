@@ -14,7 +14,7 @@ methods apart:
 
 | method | the chains start at | here |
 |---|---|---|
-| CD-$M$ (Hinton, 2002) | the data batch | ``buffer=None`` |
+| CD-$B$ (Hinton, 2002) | the data batch | ``buffer=None`` |
 | persistent CD (Tieleman, 2008) | where the previous step left them | ``ReplayBuffer(box, capacity=batch_size, reinit_prob=0)`` |
 | replay buffer (Du & Mordatch, 2019) | a random subset of many stored chains, 5% restarted from noise | ``ReplayBuffer(box, capacity=10_000, reinit_prob=0.05)`` |
 | short-run from noise (Nijkamp et al., 2019) | fresh uniform noise | ``ReplayBuffer(box, capacity=batch_size, reinit_prob=1)`` |
@@ -59,7 +59,7 @@ def short_run_langevin(
     max_grad_norm: float | None = None,
     record_every: int | None = None,
 ) -> SamplingResult:
-    r"""$M$ Langevin steps on an energy, $x \leftarrow x - \frac{\epsilon}{2}\nabla_x E(x) + \sqrt{\epsilon T}\, z$.
+    r"""$B$ Langevin steps on an energy, $x \leftarrow x - \frac{\epsilon}{2}\nabla_x E(x) + \sqrt{\epsilon T}\, z$.
 
     The sampler of contrastive divergence (Du & Mordatch 2019, Algorithm 1; Nijkamp et al.
     2019, Algorithm 1): a few steps, not a converged chain. With $T = 1$ it is `langevin`
@@ -85,7 +85,7 @@ def short_run_langevin(
     step_size
         $\epsilon > 0$.
     n_steps
-        $M$, the number of steps.
+        $B$, the number of steps.
     generator
         Source of the noise $z$, on ``x0``'s device.
     temperature
@@ -111,7 +111,7 @@ def short_run_langevin(
     >>> round(x.var().item(), 2), round(0.25 / (1 - 0.2 / 4), 2)
     (0.26, 0.26)
 
-    Cost: $M$ forward and backward passes of the energy on the batch; for an `EnergyMLP` of
+    Cost: $B$ forward and backward passes of the energy on the batch; for an `EnergyMLP` of
     width 128 and 256 chains, about a millisecond each on a CPU.
     """
     require_callable(energy, "energy")
@@ -237,11 +237,11 @@ class ContrastiveDivergence:
     r"""One training step of contrastive divergence, as a loss for `ebm_book.training.train`.
 
     Called as ``loss_fn(model, batch, generator)``, it starts chains (at the batch, or from
-    the ``buffer``), runs $M$ steps of `short_run_langevin` on the model's energy, stores the
+    the ``buffer``), runs $B$ steps of `short_run_langevin` on the model's energy, stores the
     chains back in the buffer, and returns `ebm_book.losses.contrastive_divergence` of the
     batch against the chains' samples $y_j$, whose gradient estimates the maximum-likelihood
     gradient. Once the chains start at the model's stationary distribution (persistent
-    chains that have converged) the estimate is unbiased; started at the data (CD-$M$), it is
+    chains that have converged) the estimate is unbiased; started at the data (CD-$B$), it is
     biased towards the data (Hinton, 2002; Carreira-Perpiñán & Hinton, 2005).
 
     Parameters
@@ -249,9 +249,9 @@ class ContrastiveDivergence:
     step_size
         $\epsilon$ of the Langevin steps.
     n_steps
-        $M$, Langevin steps per training step.
+        $B$, Langevin steps per training step.
     buffer
-        Where chains start: ``None`` for the data batch (CD-$M$), or a `ReplayBuffer`.
+        Where chains start: ``None`` for the data batch (CD-$B$), or a `ReplayBuffer`.
     temperature, max_grad_norm
         As in `short_run_langevin`.
     regularization

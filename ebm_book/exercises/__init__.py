@@ -14,8 +14,8 @@ Whatever the reader's code does (raise, return the wrong type, produce NaN) the 
 catches it and explains, so "run all" never stops at an exercise.
 
 One module per chapter holds that chapter's graders (``ch01_energies``, ``ch02_langevin``,
-``ch03_score_matching``, ``ch04_annealing``; each may gather graders from topic modules
-beside it), all built with the framework in ``_framework`` (the `checker` decorator, the
+``ch03_score_matching``, ``ch04_annealing``, ``ch05_likelihood``, ``ch06_diffusion``;
+each may gather graders from topic modules beside it), all built with the framework in ``_framework`` (the `checker` decorator, the
 `diagnose`, `compare_formula` and `multiple_choice` helpers). A chapter imports its
 graders in one line from its module; all of them are also available from here:
 
@@ -63,13 +63,21 @@ from .ch04_annealing import (
     check_reverse_diffusion_step,
     check_stuck_weights,
 )
+from .ch05_likelihood import (
+    check_log_z_gradient,
+    check_pcd_loss,
+    check_runaway_diagnosis,
+)
+from .ch06_diffusion import check_ddim, check_flow_velocity, check_wrong_prior
 
 __all__ = [
     "CheckFailed",
     "CheckResult",
     "check_annealed_langevin",
     "check_boltzmann_probabilities",
+    "check_ddim",
     "check_error_bar_diagnosis",
+    "check_flow_velocity",
     "check_gaussian_c_sigma",
     "check_gaussian_partition_function",
     "check_gaussian_score",
@@ -77,17 +85,21 @@ __all__ = [
     "check_implicit_score_matching",
     "check_importance_sampling",
     "check_langevin_sampler",
+    "check_log_z_gradient",
     "check_mala_log_acceptance",
     "check_merging_sigma",
     "check_multi_noise_loss",
     "check_ncsn_samples",
+    "check_pcd_loss",
     "check_reverse_diffusion_step",
     "check_runaway_chain",
+    "check_runaway_diagnosis",
     "check_score_training",
     "check_small_sigma_diagnosis",
     "check_stuck_weights",
     "check_three_well",
     "check_variance_after",
+    "check_wrong_prior",
     "checker",
     "compare_formula",
     "diagnose",
