@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import logging
 
-from bs4 import BeautifulSoup
+from bs4 import Tag
 
 from .markup import ALT_KEY, NBCONVERT_ALT, code_cells, images_of, notebook_of
 
 log = logging.getLogger("mkdocs.plugins.ebm-book.figures")
 
 
-def describe_figures(page: BeautifulSoup, source_cells: list, page_name: str) -> None:
+def describe_figures(page: Tag, source_cells: list, page_name: str) -> None:
     """Apply each code cell's ``alt`` metadata to the images of that cell's output.
 
     ``source_cells`` are the chapter's code cells (jupytext), in order.

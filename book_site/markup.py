@@ -48,7 +48,7 @@ def parse(html: str) -> BeautifulSoup:
     return BeautifulSoup(html, "html.parser")
 
 
-def notebook_of(page: BeautifulSoup) -> Tag | None:
+def notebook_of(page: Tag) -> Tag | None:
     """The converted notebook inside a page (``None`` on pages that are not notebooks)."""
     return page.find("div", class_=NOTEBOOK_CLASS)
 

@@ -87,14 +87,24 @@ def slim_cells(page: BeautifulSoup) -> None:
     notebook = notebook_of(page)
     if notebook is None:
         return
-    for script in header_of(page):
+    drop_clipboard_scripts(header_of(page))
+    slim_notebook(notebook)
+    squeeze(notebook)
+
+
+def drop_clipboard_scripts(elements: list[Tag]) -> None:
+    """Remove the copy widget's script from the elements before a notebook."""
+    for script in elements:
         if script.name == "script" and "clipboard" in script.get_text():
             script.decompose()
+
+
+def slim_notebook(notebook: Tag) -> None:
+    """Drop a notebook's copy widgets and hidden collapsers; code cells as plain text."""
     for element in copy_widgets(notebook) + collapsers(notebook):
         element.decompose()
     for pre, language in highlighted_code_blocks(notebook):
         plain_code_cell(pre, language)
-    squeeze(notebook)
 
 
 def plain_code_cell(pre: Tag, language: str | None) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import jupytext
-from mkdocs.plugins import BasePlugin
+from mkdocs.config import config_options
+from mkdocs.config.base import Config
+from mkdocs.plugins import BasePlugin, event_priority
 
 from . import (
     api_pages,
@@ -20,6 +22,7 @@ from . import (
     figures,
     mathjax,
     page_weight,
+    print_book,
     provenance,
     site_url,
     solutions,
@@ -27,8 +30,14 @@ from . import (
 from .markup import PLUGIN, notebook_of, parse
 
 
-class BookPlugin(BasePlugin):
-    """Site URL, Colab notebooks, execution cache, MathJax, solutions, figures, page weight."""
+class BookConfig(Config):
+    # The printable book: solutions printed expanded ("open") or left out ("omit").
+    print_solutions = config_options.Choice(("open", "omit"), default="open")
+
+
+class BookPlugin(BasePlugin[BookConfig]):
+    """Site URL, Colab notebooks, execution cache, MathJax, solutions, figures, page
+    weight, the provenance page and the printable book."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -74,9 +83,14 @@ class BookPlugin(BasePlugin):
         page_weight.slim_cells(document)
         return str(document)
 
+    @event_priority(-100)  # after mkdocs-print-site-plugin has written the print page
     def on_post_build(self, config):
         cache_dir = config.plugins[PLUGIN].config["cache_dir"]
         provenance.write_page(config, self.chapters, execution.EXECUTED, cache_dir)
         colab.write_notebooks(self.chapters, config)
         execution.remove_old_caches(config)
         mathjax.copy_mathjax(config)
+        page = print_book.finish_print_page(config, self.chapters, self.config.print_solutions)
+        if page is not None and print_book.pdf_wanted():
+            pdf_cache = Path(config.config_file_path).parent / ".cache" / "print-pdf"
+            print_book.print_pdf(Path(config.site_dir), page, pdf_cache)

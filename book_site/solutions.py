@@ -7,7 +7,7 @@ A chapter marks a reference solution by tagging its cell::
 The build wraps each such cell (input and output) in the same markup as a collapsed
 Material admonition::
 
-    <details class="success"><summary>Solution</summary> ...cell... </details>
+    <details class="success ebm-solution"><summary>Solution</summary> ...cell... </details>
 
 It happens on the server, so the solution is hidden without JavaScript and after
 Material's instant navigation. The solution still executes at build time, so a
@@ -26,7 +26,7 @@ def wrap_solutions(content: BeautifulSoup) -> int:
     notebook = notebook_of(content) or content
     cells = cells_tagged(notebook, SOLUTION_TAG)
     for cell in cells:
-        box = content.new_tag("details", attrs={"class": "success"})
+        box = content.new_tag("details", attrs={"class": "success ebm-solution"})
         summary = content.new_tag("summary")
         summary.string = "Solution"
         box.extend([summary, "\n"])

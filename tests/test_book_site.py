@@ -173,7 +173,7 @@ def test_solution_wrapping_keeps_nested_cells_whole():
     )
     assert solutions.wrap_solutions(content) == 1
     assert str(content) == (
-        '<details class="success"><summary>Solution</summary>\n'
+        '<details class="success ebm-solution"><summary>Solution</summary>\n'
         '<div class="jp-Cell celltag_solution"><div class="jp-Cell celltag_solution" id="x">'
         "<div>in</div><div><div>out</div></div></div></div>\n"
         '</details><div class="jp-Cell">next</div>'

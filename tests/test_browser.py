@@ -115,7 +115,7 @@ def tab(browser, scheme):
 # --- checks --------------------------------------------------------------------
 
 
-def wait_until_math_typeset(page):
+def wait_until_math_typeset(page, timeout_ms: int = MATH_TIMEOUT_MS):
     """Wait until every arithmatex element holds MathJax output and no navigation label
     (``md-ellipsis``, which MathJax also typesets) still shows TeX (or time out)."""
     page.wait_for_function(
@@ -123,7 +123,7 @@ def wait_until_math_typeset(page):
                      .every(math => math.querySelector('mjx-container'))
                  && ![...document.querySelectorAll('.md-ellipsis')]
                      .some(label => label.textContent.includes('\\\\('))""",
-        timeout=MATH_TIMEOUT_MS,
+        timeout=timeout_ms,
     )
 
 
@@ -356,6 +356,30 @@ def test_math_after_instant_navigation(tab, site_url, page_path, nav_page_paths)
     assert_images_loaded(tab)
     assert_code_coloured(tab)
     assert_math_visible(tab)
+    tab.problems.assert_none()
+
+
+@pytest.mark.parametrize("scheme", ["light"])  # printed on white paper
+def test_the_whole_book_renders_on_one_page(tab, site_url, scheme):
+    """The print page: every formula of the book typeset, every figure loaded, no raw
+    TeX, nothing fetched from elsewhere; the contents link to the chapters."""
+    tab.goto(site_url + "print_page/", wait_until="load")
+    wait_until_math_typeset(tab, timeout_ms=6 * MATH_TIMEOUT_MS)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=SCREENSHOTS / "print_page-light.png")
+    assert_images_loaded(tab)
+    assert_no_raw_tex(tab)
+    assert_no_math_errors(tab)
+    targets = tab.eval_on_selector_all(
+        ".ebm-print-contents a", "links => links.map(a => a.getAttribute('href'))"
+    )
+    assert len(targets) > 20
+    missing = tab.evaluate(
+        """targets => targets.filter(t => !document.getElementById(
+               decodeURIComponent(new URL(t, location.href).hash.slice(1))))""",
+        targets,
+    )
+    assert not missing, f"contents entries without a target: {missing[:5]}"
     tab.problems.assert_none()
 
 

@@ -117,11 +117,12 @@ def test_every_nav_page_is_built(built_site, page_path):
 
 
 def test_every_built_page_is_in_the_nav(built_site, nav_page_paths):
+    """Every page is in the navigation, except the whole book on one page (for print)."""
     built = set()
     for index in built_site.site_dir.rglob("index.html"):
         folder = index.parent.relative_to(built_site.site_dir).as_posix()
         built.add("" if folder == "." else folder + "/")
-    assert built == set(nav_page_paths)
+    assert built == set(nav_page_paths) | {"print_page/"}
 
 
 def test_chapter_has_figures(built_site, chapter_file):
@@ -160,10 +161,12 @@ def test_solutions_are_hidden_until_clicked(built_site, chapter_file):
     if not tagged:
         pytest.skip(f"{chapter_file.name} has no solution cells")
     html = html_of(built_site, chapter_page_path(chapter_file))
-    summaries = re.findall(r'<details class="success"><summary>Solution</summary>', html)
+    summaries = re.findall(
+        r'<details class="success ebm-solution"><summary>Solution</summary>', html
+    )
     assert len(summaries) == len(tagged)
     for cell in re.finditer(r"celltag_solution", html):
-        opened = html.rfind('<details class="success">', 0, cell.start())
+        opened = html.rfind('<details class="success ebm-solution">', 0, cell.start())
         assert opened >= 0 and "</details>" not in html[opened : cell.start()], (
             f"{chapter_file.name}: a solution cell is outside a <details>"
         )
