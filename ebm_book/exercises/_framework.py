@@ -25,8 +25,9 @@ False
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
@@ -262,3 +263,39 @@ def multiple_choice(
     grade.__name__ = grade.__qualname__ = name
     grade.__doc__ = f"Grade a choice among {', '.join(letters)}."
     return grade
+
+
+@contextlib.contextmanager
+def private_run() -> Iterator[None]:
+    """Keep the reader's global random state, and run on one thread, then restore both.
+
+    A grader that trains or samples must not change the reader's random numbers; and
+    networks this small train fastest on one thread: on a busy machine, several threads
+    fighting over the cores make each step many times slower.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def per_chain(
+    value: object, x: torch.Tensor, *, missing: str, mismatch: Callable[[int], str]
+) -> torch.Tensor:
+    """A score's conditioning argument (a noise level or a time) for each chain, float64
+    of shape (N,), from one number or one per chain; or a failure that explains.
+
+    ``missing`` is the message when the reader passed none; ``mismatch(k)`` the message
+    when they passed ``k`` values for the ``N`` chains.
+    """
+    if value is None:
+        raise CheckFailed(missing)
+    values = torch.as_tensor(value).detach().to(torch.float64).reshape(-1)
+    if values.numel() == 1:
+        return values.expand(x.shape[0])
+    if values.numel() != x.shape[0]:
+        raise CheckFailed(mismatch(values.numel()))
+    return values

@@ -18,16 +18,15 @@ is plainest:
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
 
 from ..examples import example_mixture
 from ..nets import ScoreMLP
-from ._framework import CheckFailed, _as_tensor, checker
+from ._framework import CheckFailed, _as_tensor, checker, private_run
 from .ch03_losses import LOSS_SCALES, check_loss_with_own_noise
 
 __all__ = ["check_score_training"]
@@ -97,22 +96,6 @@ def _seconds_per_step(run: Callable[[], object], n_steps: int) -> float:
     begun = time.process_time()
     run()
     return (time.process_time() - begun) / n_steps
-
-
-@contextlib.contextmanager
-def _private_run() -> Iterator[None]:
-    """Keep the reader's global random state, and train on one thread, then restore it.
-
-    Networks this small train fastest on one thread; on a busy machine, several threads
-    fighting over the cores make each step many times slower.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _check_history(history: object, n_steps: int) -> None:
@@ -247,7 +230,7 @@ def check_score_training(
             f"pass both functions, check_score_training(dsm_loss, fit_score); the second "
             f"is a {type(fit_score).__name__}."
         )
-    with _private_run():
+    with private_run():
         scale = check_loss_with_own_noise(dsm_loss)
         data = example_mixture().sample(N_DATA, generator=torch.Generator().manual_seed(1))
         _check_loop(fit_score, 100 + seed, data)

@@ -26,7 +26,7 @@ import torch
 
 from ..mixtures import GaussianMixture
 from ..noise import geometric_sigmas, ncsnv2_step_size, ncsnv2_variance_ratio
-from ._framework import CheckFailed, _real_tensor, checker
+from ._framework import CheckFailed, _real_tensor, checker, per_chain
 
 __all__ = ["check_annealed_langevin"]
 
@@ -67,21 +67,17 @@ IN_PLACE = (
 
 def _per_point(sigma: object, x: torch.Tensor) -> torch.Tensor:
     """The noise level of each chain, shape (N,), from a number or a tensor."""
-    if sigma is None:
-        raise CheckFailed(
-            "your sampler called score(x) without a noise level: a noise-conditional "
-            "score takes the level too, score(x, sigma_i)."
-        )
-    levels = torch.as_tensor(sigma).detach().to(torch.float64).reshape(-1)
-    if levels.numel() == 1:
-        return levels.expand(x.shape[0])
-    if levels.numel() != x.shape[0]:
-        raise CheckFailed(
-            f"your sampler called the score with {levels.numel()} noise levels for "
-            f"{x.shape[0]} chains: pass the current level sigma_i (one number, or one "
-            "per chain), not the whole schedule."
-        )
-    return levels
+    return per_chain(
+        sigma,
+        x,
+        missing="your sampler called score(x) without a noise level: a noise-conditional "
+        "score takes the level too, score(x, sigma_i).",
+        mismatch=lambda k: (
+            f"your sampler called the score with {k} noise levels for "
+            f"{x.shape[0]} chains: pass the current level sigma_i (one number, or one per "
+            "chain), not the whole schedule."
+        ),
+    )
 
 
 class _Spy:

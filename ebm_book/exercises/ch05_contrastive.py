@@ -19,13 +19,12 @@ The whole check takes about half a second of CPU with the reference solution.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
 
-from ._framework import CheckFailed, _as_tensor, checker
+from ._framework import CheckFailed, _as_tensor, checker, private_run
 from .ch05_chains import (
     BOX,
     DATA_MEAN,
@@ -56,18 +55,6 @@ GRADIENT_STEP, GRADIENT_STEPS, GRADIENT_CHAINS = 0.01, 10, 20_000
 FIT_MEAN, FIT_VARIANCE = (1.0, -1.0), (0.5, 2.0)
 FIT_STEPS, FIT_LR, FIT_BATCH, FIT_CAPACITY = 200, 0.05, 256, 1000
 FIT_MEAN_TOLERANCE, FIT_VARIANCE_TOLERANCE = 0.35, 0.3
-
-
-@contextlib.contextmanager
-def _private_run() -> Iterator[None]:
-    """Leave the reader's global random state as it was; train on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _check_gradient(pcd_loss: Callable[..., object]) -> None:
@@ -208,7 +195,7 @@ def check_pcd_loss(pcd_loss: Callable[..., object], seed: int = 0) -> str:
     ❌ Not yet: the gradient has the wrong sign...
     False
     """
-    with _private_run():
+    with private_run():
         _check_contract(pcd_loss)
         _check_restarts(pcd_loss)
         _check_sampler(pcd_loss)

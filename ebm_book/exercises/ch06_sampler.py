@@ -28,7 +28,7 @@ import torch
 from .. import flow
 from ..mixtures import GaussianMixture
 from ..processes import NoiseProcess, VarianceExploding, VariancePreserving
-from ._framework import CheckFailed, _real_tensor, checker, diagnose
+from ._framework import CheckFailed, _real_tensor, checker, diagnose, per_chain
 
 __all__ = ["check_ddim"]
 
@@ -65,20 +65,16 @@ IN_PLACE = (
 
 def _per_point(t: object, x: torch.Tensor) -> torch.Tensor:
     """The time of each chain, float64 of shape (N,), from a number or a tensor."""
-    if t is None:
-        raise CheckFailed(
-            "your sampler called score(x) without a time: the score of a process is "
-            "called as score(x, t), with the current time t of the chains."
-        )
-    times = torch.as_tensor(t).detach().to(torch.float64).reshape(-1)
-    if times.numel() == 1:
-        return times.expand(x.shape[0])
-    if times.numel() != x.shape[0]:
-        raise CheckFailed(
-            f"your sampler called the score with {times.numel()} times for {x.shape[0]} "
+    return per_chain(
+        t,
+        x,
+        missing="your sampler called score(x) without a time: the score of a process is "
+        "called as score(x, t), with the current time t of the chains.",
+        mismatch=lambda k: (
+            f"your sampler called the score with {k} times for {x.shape[0]} "
             "chains: pass the current time t, one number or one per chain, not the grid."
-        )
-    return times
+        ),
+    )
 
 
 def _gaussian_score(process: NoiseProcess) -> Score:
