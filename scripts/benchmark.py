@@ -2,7 +2,8 @@
 
 Measures, on a copy of the book in a temporary folder (your files are not touched):
 
-1. a cold build: empty notebook cache, every chapter executes;
+1. a cold build: empty notebook cache, every chapter executes, the book's PDF is printed
+   (its own time is shown too);
 2. a warm rebuild with nothing changed: nothing should execute;
 3. a rebuild after editing one chapter: only that chapter should execute;
 4. a rebuild after editing a file of the ``ebm_book`` package: every chapter executes;
@@ -40,6 +41,7 @@ BUDGET_WARM_S = 10
 BUDGET_HTML_KB = 45  # a chapter page without its embedded figures, gzipped
 BUDGET_PAGE_MB = 2  # a chapter page with them
 EXECUTED = re.compile(r"Executed chapter (\S+) in ([\d.]+) s")
+PRINTED = re.compile(r"Printed the book to \S+ in ([\d.]+) s")
 EMBEDDED_IMAGE = re.compile(rb'src="data:[^"]*"')
 
 
@@ -49,10 +51,18 @@ def copy_book(target: Path) -> None:
     shutil.copy2(REPO_ROOT / "mkdocs.yml", target / "mkdocs.yml")
     shutil.copytree(REPO_ROOT / "docs", target / "docs", ignore=ignore)
     shutil.copytree(REPO_ROOT / "ebm_book", target / "ebm_book", ignore=ignore)
+    shutil.copytree(REPO_ROOT / "book_site", target / "book_site", ignore=ignore)
+
+
+PDF_SECONDS: list[float] = []  # each build's time to print the PDF (none when cached)
 
 
 def build(book: Path) -> tuple[float, dict[str, float]]:
-    """Run ``mkdocs build --strict`` on the copy; return seconds and chapters executed."""
+    """Run ``mkdocs build --strict`` on the copy; return seconds and chapters executed.
+
+    The time the build took to print the book's PDF, if it printed it, is appended to
+    ``PDF_SECONDS`` (0 when it came from the cache).
+    """
     env = {
         **os.environ,
         "NO_MKDOCS_2_WARNING": "1",
@@ -66,6 +76,8 @@ def build(book: Path) -> tuple[float, dict[str, float]]:
     log = result.stdout + result.stderr
     if result.returncode != 0:
         sys.exit(f"mkdocs build failed:\n{log}")
+    printed = PRINTED.findall(log)
+    PDF_SECONDS.append(float(printed[0]) if printed else 0.0)
     return seconds, {name: float(s) for name, s in EXECUTED.findall(log)}
 
 
@@ -159,8 +171,10 @@ def main() -> None:
 
         cold, cold_executed = build(book)
         report("cold build (empty cache)", cold, cold_executed, BUDGET_COLD_S)
+        print(f"{'  of which printing the PDF':<34} {PDF_SECONDS[-1]:7.1f} s")
         warm, executed = build(book)
         report("warm rebuild (nothing changed)", warm, executed, BUDGET_WARM_S)
+        print(f"{'  of which printing the PDF':<34} {PDF_SECONDS[-1]:7.1f} s (cached: 0)")
         append_blank_line(book / "docs" / "chapters" / f"{args.chapter}.py")
         seconds, executed = build(book)
         report(f"after editing {args.chapter}", seconds, executed)
