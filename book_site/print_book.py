@@ -19,6 +19,7 @@ fails when strict, since the home page links to it).
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import http.server
@@ -159,13 +160,13 @@ def _add_contents(document: BeautifulSoup) -> None:
             continue
         entry = document.new_tag("li")
         anchor = str(page.get("id") or heading["id"])
-        entry.append(_contents_link(document, heading.get_text(" ", strip=True), anchor))
+        entry.append(_contents_link(document, heading, anchor))
         sections = [h for h in page.find_all("h2") if h.get("id")] if notebook_of(page) else []
         if sections:
             inner = document.new_tag("ul")
             for h2 in sections:
                 item = document.new_tag("li")
-                item.append(_contents_link(document, h2.get_text(" ", strip=True), str(h2["id"])))
+                item.append(_contents_link(document, h2, str(h2["id"])))
                 inner.append(item)
             entry.append(inner)
         entries.append(entry)
@@ -176,9 +177,14 @@ def _add_contents(document: BeautifulSoup) -> None:
         book.insert(0, contents)
 
 
-def _contents_link(document: BeautifulSoup, text: str, anchor: str):
+def _contents_link(document: BeautifulSoup, heading: Tag, anchor: str) -> Tag:
+    """A link to ``anchor`` that reads like ``heading``, math included (MathJax typesets
+    the copy as it does the heading), without the heading's permalink."""
     link = document.new_tag("a", href=f"#{anchor}")
-    link.string = text.rstrip("¶").strip()
+    for child in heading.contents:
+        if isinstance(child, Tag) and "headerlink" in child.get_attribute_list("class"):
+            continue
+        link.append(copy.copy(child))
     return link
 
 

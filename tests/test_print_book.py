@@ -53,7 +53,8 @@ def test_the_contents_list_every_page_and_a_chapters_sections():
         '<section class="print-page" id="index"><h1 id="index-home">Home</h1><h2 id="x">Not listed</h2></section>'
         '<section class="print-page md-section" id="section-2"><h1>Chapters</h1>'
         '<section class="print-page" id="chapters-01"><div class="jupyter-wrapper">'
-        '<h1 id="chapters-01-title">1. Energies¶</h1><h2 id="chapters-01-1">1.1 Shapes</h2>'
+        '<h1 id="chapters-01-title">1. Energies<a class="headerlink" href="#t">¶</a></h1>'
+        '<h2 id="chapters-01-1">1.1 <span class="arithmatex">\\(Z\\)</span></h2>'
         "<h2>no anchor</h2></div></section></section></div>"
     )
     document = BeautifulSoup(html, "html.parser")
@@ -64,8 +65,9 @@ def test_the_contents_list_every_page_and_a_chapters_sections():
     assert links == [
         ("Home", "#index"),
         ("1. Energies", "#chapters-01"),
-        ("1.1 Shapes", "#chapters-01-1"),
+        ("1.1 \\(Z\\)", "#chapters-01-1"),
     ]
+    assert contents.select(".arithmatex"), "math in a heading stays math, for MathJax"
 
 
 def test_groups_whose_pages_were_all_left_out_go_with_their_contents_entries():
