@@ -217,6 +217,12 @@ BAD_CALLS = [
     case(lambda: datasets.checkerboard(10, size=NAN), ValueError, r"size must be a positive number; got nan", "datasets: checkerboard of NaN size"),
     case(lambda: datasets.rings(10, radii=("a",)), TypeError, r"radii must be numbers .*got \('a',\)", "datasets: string radii"),
     case(lambda: datasets.spirals(10, n_arms=0), ValueError, r"n_arms must be a positive integer; got 0", "datasets: no spiral arms"),
+    case(lambda: datasets.digits("held_out"), ValueError, r"split must be one of \['train', 'test', 'all'\]; got 'held_out'", "datasets: unknown digits split"),
+    case(lambda: datasets.digits(shape=(8, 8)), ValueError, r"shape must be 'flat' or 'image'; got \(8, 8\)", "datasets: digits shape as a tuple"),
+    case(lambda: datasets.digits(scale=(1, -1)), ValueError, r"scale must be \(low, high\) with low < high; got \(1, -1\)", "datasets: digits scale upside down"),
+    case(lambda: datasets.digits(scale=1.0), TypeError, r"scale must be a pair \(low, high\) of numbers; got 1.0", "datasets: one number as digits scale"),
+    case(lambda: datasets.digits(test_fraction=1.0), ValueError, r"test_fraction must be a number in \(0, 1\); got 1.0", "datasets: hold out every digit"),
+    case(lambda: datasets.digits(seed=seeds.generator(0)), TypeError, r"seed must be a non-negative integer; got <torch._C.Generator", "datasets: a generator as digits seed"),
     # --- plotting -------------------------------------------------------------------------
     case(lambda: plotting.plot_samples(X_NAN), ValueError, r"x contains NaN or inf", "plotting: plotting NaN samples"),
     case(lambda: plotting.plot_contours(lambda x: x.sum(1) * NAN, n=5), ValueError, r"fn returned NaN or -inf at 25 of the 25 points \(the first is x = \[-3.0, -3.0\]\)", "plotting: contours of NaN"),
