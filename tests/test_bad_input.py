@@ -232,6 +232,11 @@ BAD_CALLS = [
     case(lambda: plotting.plot_score_field(lambda x: x[:, 0], n=3), ValueError, r"score must map x of shape \(9, 2\).*got shape \(9,\)", "plotting: scalar score field"),
     case(lambda: plotting.plot_energy_2d(lambda x: x.sum(1), max_energy=NAN), ValueError, r"max_energy must be a finite number; got nan", "plotting: NaN clipping level"),
     case(lambda: plotting.plot_density_1d(lambda x: x[:, 0], xlim=(1, 1)), ValueError, r"xlim\[0\] must be an interval \(low, high\) with low < high; got \(1, 1\)", "plotting: empty interval"),
+    case(lambda: plotting.plot_images(torch.zeros(4, 63)), ValueError, r"x of shape \(4, 63\) are not square images: 63 pixels is not a square number", "plotting: images of 63 pixels"),
+    case(lambda: plotting.plot_images(torch.zeros(4, 3, 8, 8)), ValueError, r"x must hold square one-channel images, .*got shape \(4, 3, 8, 8\)", "plotting: colour images"),
+    case(lambda: plotting.plot_images(torch.full((2, 64), NAN)), ValueError, r"x contains NaN or inf in 2 of its 2 rows", "plotting: NaN images"),
+    case(lambda: plotting.image_grid(torch.zeros(4, 64), n_cols=0), ValueError, r"n_cols must be a positive integer; got 0", "plotting: a grid of no columns"),
+    case(lambda: plotting.plot_images(torch.zeros(4, 64), value_range=(1, 0)), ValueError, r"value_range must be \(low, high\) with low < high; got \(1, 0\)", "plotting: value range upside down"),
     # --- processes, ddpm ------------------------------------------------------------------
     case(lambda: processes.VarianceExploding(1.0, 0.5), ValueError, r"sigma_max must be a number > 1; got 0.5", "processes: sigma_max below sigma_min"),
     case(lambda: processes.VarianceExploding(0.0, 5.0), ValueError, r"sigma_min must be a positive number; got 0.0", "processes: geometric VE from sigma 0"),
