@@ -1,32 +1,12 @@
-r"""How good are the samples? Distances between sample sets, mode weights, score errors.
-
-* `mmd`: the maximum mean discrepancy with a Gaussian kernel (Gretton et al., 2012).
-* `sliced_wasserstein`: the sliced 2-Wasserstein distance, through 1-D projections.
-* `mode_weights`: which fraction of the samples sits in each mode of a mixture.
-* `fisher_divergence`: the mean squared difference of two score functions (the Fisher
-  divergence $D_F$, without a factor $\tfrac12$, when the points are samples of the first).
-
-Sample-based distances are never exactly zero for two finite samples of the same
-distribution: compare a model's value with the value for a fresh sample of the target
-(the *finite-sample floor*), as the book's tables do.
-"""
+"""Distances between two sets of samples."""
 
 from __future__ import annotations
 
 import torch
 
-from ._types import ScoreFn
-from ._validation import (
-    require_callable,
-    require_generator,
-    require_int,
-    require_points,
-    require_positive,
-    require_vector_field,
-)
-from .mixtures import GaussianMixture
+from .._validation import require_generator, require_int, require_points, require_positive
 
-__all__ = ["fisher_divergence", "mmd", "mode_weights", "sliced_wasserstein"]
+__all__ = ["median_bandwidth", "mmd", "sliced_wasserstein"]
 
 
 def _require_pair(x: torch.Tensor, y: torch.Tensor, max_points: int | None = None) -> None:
@@ -145,69 +125,3 @@ def sliced_wasserstein(
     qx = px.sort(dim=1).values if px.shape[1] == n else torch.quantile(px, levels, dim=1).T
     qy = py.sort(dim=1).values if py.shape[1] == n else torch.quantile(py, levels, dim=1).T
     return ((qx - qy) ** 2).mean().sqrt().item()
-
-
-def mode_weights(
-    samples: torch.Tensor, mixture: GaussianMixture
-) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Fraction of samples attributed to each mixture component, with standard errors.
-
-    Each sample goes to its most responsible component. For $n$ independent samples, a
-    fraction $\hat w_k$ has the binomial standard error $\sqrt{\hat w_k(1-\hat w_k)/n}$
-    (chains that have not mixed are *not* independent: then the true uncertainty is larger).
-
-    Returns
-    -------
-    weights, standard_errors
-        Both of shape ``(K,)``.
-
-    Examples
-    --------
-    >>> gm = GaussianMixture([[-5.0, -5.0], [5.0, 5.0]], weights=[0.2, 0.8])
-    >>> w, se = mode_weights(gm.sample(10_000, generator=torch.Generator().manual_seed(0)), gm)
-    >>> bool(abs(w[1] - 0.8) < 4 * se[1])
-    True
-    """
-    if not isinstance(mixture, GaussianMixture):
-        raise TypeError(
-            "mixture must be an ebm_book.mixtures.GaussianMixture, whose components define the "
-            f"modes; got {type(mixture).__name__}."
-        )
-    require_points(samples, dim=mixture.dim, name="samples")
-    n = samples.shape[0]
-    counts = torch.bincount(mixture.assign(samples).cpu(), minlength=mixture.n_components)
-    weights = counts.double() / n
-    return weights, torch.sqrt(weights * (1 - weights) / n)
-
-
-def fisher_divergence(
-    score_a: ScoreFn,
-    score_b: ScoreFn,
-    x: torch.Tensor,
-) -> float:
-    r"""The mean squared difference of two score fields over the points ``x``.
-
-    $$
-    \frac1n \sum_{i=1}^n \big\lVert s_a(x_i) - s_b(x_i) \big\rVert^2 .
-    $$
-
-    With ``x`` drawn from $\rho$, $s_a = \nabla \log \rho$ and $s_b = \nabla \log p$, this
-    estimates the Fisher divergence
-    $D_F(\rho \,\Vert\, p) = \mathbb{E}_{x\sim\rho}\lVert \nabla\log\rho(x) - \nabla\log p(x)\rVert^2$
-    (the book's definition has no factor $\tfrac12$: explicit score matching is half of
-    it). Evaluated on chosen points instead (where $p$ is large, or small), it shows
-    *where* a learned score is accurate.
-
-    Examples
-    --------
-    >>> x = torch.randn(100, 3, generator=torch.Generator().manual_seed(0))
-    >>> fisher_divergence(lambda x: -x, lambda x: -x + 1.0, x)
-    3.0
-    """
-    require_callable(score_a, "score_a")
-    require_callable(score_b, "score_b")
-    require_points(x)
-    with torch.no_grad():
-        a = require_vector_field(score_a(x), x, "score_a")
-        b = require_vector_field(score_b(x), x, "score_b")
-    return ((a - b) ** 2).sum(dim=1).mean().item()
