@@ -181,6 +181,7 @@ BAD_CALLS = [
     case(lambda: nets.TimeConditionalMLP(2, n_classes=3)(X, 0.5, torch.tensor([0, 1, 3, -1])), ValueError, r"labels must be integers in \[-1, 3\) \(-1: no label\), shape \(4,\); got shape \(4,\), values in \[-1, 3\]", "nets: a label out of range"),
     case(lambda: nets.TimeConditionalMLP(2)(X, 0.5, torch.zeros(4, dtype=torch.int64)), ValueError, r"labels were given to a TimeConditionalMLP with n_classes=0", "nets: labels to an unconditional network"),
     case(lambda: nets.TimeConditionalMLP(2)(X, torch.full((3,), 0.5)), ValueError, r"t must be one time or one per point, shape \(4,\); got shape \(3,\)", "nets: too few times"),
+    case(lambda: nets.TimeConditionalMLP(2, n_classes=3)(X, 0.5, torch.zeros(4)), TypeError, r"labels must be an integer tensor of shape \(4,\); got dtype torch.float32", "nets: float labels"),
     # --- noise ----------------------------------------------------------------------------
     case(lambda: noise.ncsnv2_ratio(2, target=1.5), ValueError, r"target must be a number in \(0, 1\); got 1.5", "noise: overlap target above 1"),
     case(lambda: noise.ncsnv2_ratio(100, max_ratio=0.5), ValueError, r"max_ratio must be a number > 1; got 0.5", "noise: ratio below 1"),

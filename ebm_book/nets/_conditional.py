@@ -8,10 +8,65 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .._validation import require_int, require_noise_levels, require_points, require_times
+from .._validation import (
+    require_int,
+    require_labels,
+    require_noise_levels,
+    require_points,
+    require_times,
+)
 from ._mlp import _run, mlp
 
 __all__ = ["NoiseConditionalScoreMLP", "TimeConditionalMLP"]
+
+N_FOURIER_FEATURES = 9  # u, and cos(j pi u), sin(j pi u) for j = 1 .. 4
+
+
+def _fourier_features(u: torch.Tensor) -> torch.Tensor:
+    r"""A scalar per point, ``(N,)``, as $u$, $\cos(j\pi u)$, $\sin(j\pi u)$ for $j = 1, \dots, 4$: ``(N, 9)``."""
+    angles = math.pi * u[:, None] * torch.arange(1, 5, dtype=u.dtype, device=u.device)
+    return torch.cat([u[:, None], torch.cos(angles), torch.sin(angles)], dim=1)
+
+
+def _times_per_point(t: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Diffusion times in [0, 1], one or one per point, as ``(N,)`` in the points' dtype and device."""
+    times = require_times(t).to(device=x.device, dtype=x.dtype)
+    if times.ndim == 0:
+        times = times.expand(x.shape[0])
+    if times.shape != (x.shape[0],):
+        raise ValueError(
+            f"t must be one time or one per point, shape ({x.shape[0]},); "
+            f"got shape {tuple(times.shape)}."
+        )
+    return times
+
+
+class _LabelledNetwork(nn.Module):
+    """A network ``model(x, t, labels)`` of ``n_classes`` classes, or of none (``n_classes = 0``)."""
+
+    n_classes: int
+
+    def _label_features(self, labels: torch.Tensor | None, x: torch.Tensor) -> list[torch.Tensor]:
+        """Labels as one-hot features, with "no label" (-1) as its own entry; none without classes."""
+        if not self.n_classes:
+            if labels is not None:
+                raise ValueError(f"labels were given to a {type(self).__name__} with n_classes=0.")
+            return []
+        n = x.shape[0]
+        if labels is None:
+            labels = torch.full((n,), -1, device=x.device)
+        require_labels(labels, self.n_classes, n, allow_missing=True)
+        one_hot = nn.functional.one_hot(labels.to(x.device) + 1, self.n_classes + 1)
+        return [one_hot.to(x.dtype)]
+
+    def with_label(self, label: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """``model(x, t, label)`` for one class and every point, called as ``(x, t)``."""
+        require_int(label, "label", minimum=-1)
+
+        def conditional(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return self(x, t, torch.full((x.shape[0],), label, device=x.device))
+
+        return conditional
 
 
 class NoiseConditionalScoreMLP(nn.Module):
@@ -42,7 +97,7 @@ class NoiseConditionalScoreMLP(nn.Module):
         return _run(self.net, features) / sigma[:, None]
 
 
-class TimeConditionalMLP(nn.Module):
+class TimeConditionalMLP(_LabelledNetwork):
     r"""A network of points and diffusion times, $z_\theta(x, t)$, and optionally of a class $k$.
 
     The time enters through $t$ and four pairs of Fourier features $\cos(j\pi t)$,
@@ -68,48 +123,12 @@ class TimeConditionalMLP(nn.Module):
         self.dim = require_int(dim, "dim")
         self.n_classes = require_int(n_classes, "n_classes", minimum=0)
         label_features = n_classes + 1 if n_classes else 0
-        self.net = mlp(dim + 9 + label_features, dim, hidden, depth)
+        self.net = mlp(dim + N_FOURIER_FEATURES + label_features, dim, hidden, depth)
 
     def forward(
         self, x: torch.Tensor, t: float | torch.Tensor, labels: torch.Tensor | None = None
     ) -> torch.Tensor:
         require_points(x, self.dim)
-        times = require_times(t).to(device=x.device, dtype=x.dtype)
-        if times.ndim == 0:
-            times = times.expand(x.shape[0])
-        if times.shape != (x.shape[0],):
-            raise ValueError(
-                f"t must be one time or one per point, shape ({x.shape[0]},); "
-                f"got shape {tuple(times.shape)}."
-            )
-        angles = math.pi * times[:, None] * torch.arange(1, 5, dtype=x.dtype, device=x.device)
-        features = [x, times[:, None], torch.cos(angles), torch.sin(angles)]
-        if self.n_classes:
-            features.append(self._one_hot(labels, x))
-        elif labels is not None:
-            raise ValueError("labels were given to a TimeConditionalMLP with n_classes=0.")
+        times = _times_per_point(t, x)
+        features = [x, _fourier_features(times), *self._label_features(labels, x)]
         return _run(self.net, torch.cat(features, dim=1))
-
-    def _one_hot(self, labels: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
-        """Labels as one-hot features, with "no label" (-1) as its own entry."""
-        n = x.shape[0]
-        if labels is None:
-            labels = torch.full((n,), -1, device=x.device)
-        if not isinstance(labels, torch.Tensor) or torch.is_floating_point(labels):
-            raise TypeError(f"labels must be an integer tensor of shape ({n},); got {labels!r}.")
-        if labels.shape != (n,) or labels.min() < -1 or labels.max() >= self.n_classes:
-            raise ValueError(
-                f"labels must be integers in [-1, {self.n_classes}) (-1: no label), shape "
-                f"({n},); got shape {tuple(labels.shape)}, values in "
-                f"[{labels.min().item()}, {labels.max().item()}]."
-            )
-        return nn.functional.one_hot(labels.to(x.device) + 1, self.n_classes + 1).to(x.dtype)
-
-    def with_label(self, label: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-        """``model(x, t, label)`` for one class and every point, called as ``(x, t)``."""
-        require_int(label, "label", minimum=-1)
-
-        def conditional(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return self(x, t, torch.full((x.shape[0],), label, device=x.device))
-
-        return conditional
