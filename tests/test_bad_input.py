@@ -182,6 +182,14 @@ BAD_CALLS = [
     case(lambda: nets.TimeConditionalMLP(2)(X, 0.5, torch.zeros(4, dtype=torch.int64)), ValueError, r"labels were given to a TimeConditionalMLP with n_classes=0", "nets: labels to an unconditional network"),
     case(lambda: nets.TimeConditionalMLP(2)(X, torch.full((3,), 0.5)), ValueError, r"t must be one time or one per point, shape \(4,\); got shape \(3,\)", "nets: too few times"),
     case(lambda: nets.TimeConditionalMLP(2, n_classes=3)(X, 0.5, torch.zeros(4)), TypeError, r"labels must be an integer tensor of shape \(4,\); got dtype torch.float32", "nets: float labels"),
+    case(lambda: nets.TimeConditionalCNN()(torch.zeros(4, 63), 0.5), ValueError, r"x must have shape \(N, 64\).*got shape \(4, 63\)", "nets: 63 pixels to the CNN"),
+    case(lambda: nets.TimeConditionalCNN()(torch.zeros(4, 1, 8, 8), 0.5), ValueError, r"x must have shape \(N, 64\).*got shape \(4, 1, 8, 8\)", "nets: unflattened images to the CNN"),
+    case(lambda: nets.TimeConditionalCNN()(torch.zeros(4, 64), 1.5), ValueError, r"t must be times in \[0, 1\]; got 1.5", "nets: CNN at a time after 1"),
+    case(lambda: nets.TimeConditionalCNN(n_classes=10)(torch.zeros(4, 64), 0.5, torch.tensor([0, 1, 2, 10])), ValueError, r"labels must be integers in \[-1, 10\) \(-1: no label\), shape \(4,\); got shape \(4,\), values in \[0, 10\]", "nets: CNN label out of range"),
+    case(lambda: nets.TimeConditionalCNN()(torch.zeros(4, 64), 0.5, torch.zeros(4, dtype=torch.int64)), ValueError, r"labels were given to a TimeConditionalCNN with n_classes=0", "nets: labels to an unconditional CNN"),
+    case(lambda: nets.NoiseConditionalScoreCNN(side=7), ValueError, r"side must be even \(the network halves it\); got 7", "nets: odd image side"),
+    case(lambda: nets.NoiseConditionalScoreCNN(channels=0), ValueError, r"channels must be a positive integer; got 0", "nets: CNN without channels"),
+    case(lambda: nets.NoiseConditionalScoreCNN()(torch.zeros(4, 64), -1.0), ValueError, r"sigma must be a positive, finite noise level .*got 4 values that are not: \[-1.0, -1.0, -1.0, -1.0\]", "nets: CNN at a negative sigma"),
     # --- noise ----------------------------------------------------------------------------
     case(lambda: noise.ncsnv2_ratio(2, target=1.5), ValueError, r"target must be a number in \(0, 1\); got 1.5", "noise: overlap target above 1"),
     case(lambda: noise.ncsnv2_ratio(100, max_ratio=0.5), ValueError, r"max_ratio must be a number > 1; got 0.5", "noise: ratio below 1"),
@@ -195,6 +203,7 @@ BAD_CALLS = [
     case(lambda: training.train(nets.ScoreMLP(2), square_loss, X_NAN, 5, progress=False), ValueError, r"data contains NaN or inf in 1 of its 4 rows", "training: NaN training data"),
     case(lambda: training.train(nets.ScoreMLP(2), square_loss, torch.zeros(0, 2), 5, progress=False), ValueError, r"data is empty \(shape \(0, 2\)\)", "training: no training data"),
     case(lambda: training.train(nets.ScoreMLP(3), square_loss, X, 5, progress=False), ValueError, r"data must have shape \(N, 3\).*got shape \(4, 2\)", "training: data of the wrong dimension"),
+    case(lambda: training.train(nets.NoiseConditionalScoreCNN(), square_loss, X, 5, progress=False), ValueError, r"data must have shape \(N, 64\).*got shape \(4, 2\)", "training: 2-D points to an image network"),
     case(lambda: training.train(lambda x: x, square_loss, X, 5, progress=False), TypeError, r"model must be a torch.nn.Module; got function", "training: a function as model"),
     case(lambda: training.train(nets.ScoreMLP(2), lambda m, b, g: m(b).pow(2), X, 5, progress=False), ValueError, r"loss_fn must return a scalar tensor \(use .mean\(\)\); got shape \(256, 2\)", "training: per-point loss"),
     case(lambda: training.train(nets.ScoreMLP(2), lambda m, b, g: m(b).pow(2).mean().detach(), X, 5, progress=False), ValueError, r"loss_fn returned a loss that does not depend on the model's parameters", "training: detached loss"),
@@ -384,11 +393,19 @@ def test_networks_accept_float64_and_answer_in_float64():
     torch.manual_seed(0)
     score_net, energy_net = nets.ScoreMLP(2, hidden=16), nets.EnergyMLP(2, hidden=16)
     conditional = nets.NoiseConditionalScoreMLP(2, hidden=16)
+    images = torch.randn(3, 16, generator=seeded(2))
+    conv, conv_time = (
+        nets.NoiseConditionalScoreCNN(side=4, channels=4),
+        nets.TimeConditionalCNN(4, 4),
+    )
+    torch.nn.init.normal_(conv_time.net.last.weight)  # not the zero function it starts as
     for output, canonical in [
         (score_net(X.double()), score_net(X)),
         (energy_net(X.double()), energy_net(X)),
         (energy_net.score(X.double()), energy_net.score(X)),
         (conditional(X.double(), 0.5), conditional(X, 0.5)),
+        (conv(images.double(), 0.5), conv(images, 0.5)),
+        (conv_time(images.double(), 0.5), conv_time(images, 0.5)),
     ]:
         assert output.dtype == torch.float64
         assert torch.equal(output, canonical.double())
