@@ -152,6 +152,13 @@ BAD_CALLS = [
     case(lambda: metrics.fisher_divergence(lambda x: x, lambda x: x, torch.zeros(0, 2)), ValueError, r"x is empty", "metrics: Fisher divergence of nothing"),
     case(lambda: metrics.fisher_divergence(lambda x: x * NAN, lambda x: x, X), ValueError, r"score_a returned NaN or inf at 4 of the 4 points", "metrics: NaN score_a"),
     case(lambda: metrics.fisher_divergence(lambda x: x, lambda x: x[:, 0], X), ValueError, r"score_b must map x of shape \(4, 2\).*got shape \(4,\)", "metrics: score_b of the wrong shape"),
+    case(lambda: metrics.frechet_distance(X, torch.zeros(5, 3)), ValueError, r"y must have shape \(N, 2\).*got shape \(5, 3\)", "metrics: Frechet distance across dimensions"),
+    case(lambda: metrics.frechet_distance(X[:1], X), ValueError, r"x and y need at least 2 points each; got shapes \(1, 2\) and \(4, 2\)", "metrics: Frechet distance of one point"),
+    case(lambda: metrics.gaussian_frechet_distance([0.0, 0.0], [[1.0]], [0.0, 0.0], torch.eye(2)), ValueError, r"mean_a must have shape \(d,\) and cov_a shape \(d, d\); got shapes \(2,\) and \(1, 1\)", "metrics: mean and covariance of different sizes"),
+    case(lambda: metrics.gaussian_frechet_distance([0.0], [[-1.0]], [0.0], [[1.0]]), ValueError, r"cov_a must be positive definite .*eigenvalues are \[-1.0\]", "metrics: a negative variance"),
+    case(lambda: metrics.gaussian_frechet_distance([0.0], [[1.0]], [0.0, 1.0], torch.eye(2)), ValueError, r"the two Gaussians must have the same dimension; got 1 and 2", "metrics: Gaussians of two dimensions"),
+    case(lambda: metrics.nearest_neighbours(X, torch.zeros(3, 3)), ValueError, r"reference must have shape \(N, 2\).*got shape \(3, 3\)", "metrics: neighbours across dimensions"),
+    case(lambda: metrics.nearest_neighbours(X_NAN, X), ValueError, r"x contains NaN or inf in 1 of its 4 rows", "metrics: neighbours of NaN"),
     # --- losses ---------------------------------------------------------------------------
     case(lambda: losses.explicit_score_matching(lambda x: -x, X, lambda x: x[:, :1]), ValueError, r"true_score must map x of shape \(4, 2\).*got shape \(4, 1\)", "losses: (N, 1) true score"),
     case(lambda: losses.explicit_score_matching(lambda x: -x, X, lambda x: x * NAN), ValueError, r"true_score returned NaN or inf at 4 of the 4 points", "losses: NaN true score"),

@@ -3,9 +3,19 @@
 import math
 
 import pytest
+import scipy.linalg
 import torch
 
-from ebm_book.metrics import fisher_divergence, mmd, mode_weights, sliced_wasserstein
+from ebm_book import datasets
+from ebm_book.metrics import (
+    fisher_divergence,
+    frechet_distance,
+    gaussian_frechet_distance,
+    mmd,
+    mode_weights,
+    nearest_neighbours,
+    sliced_wasserstein,
+)
 from ebm_book.mixtures import GaussianMixture
 
 
@@ -81,6 +91,108 @@ def test_fisher_divergence_of_known_scores():
     assert fisher_divergence(lambda x: -x, lambda x: -x, x) == 0.0
     value = fisher_divergence(lambda x: -x, lambda x: -2 * x, x)
     assert value == pytest.approx((x**2).sum(1).mean().item(), rel=1e-6)
+
+
+# --- Frechet distance ---------------------------------------------------------------------------
+
+
+def random_covariance(d, g):
+    a = torch.randn(d, d, generator=g, dtype=torch.float64)
+    return a @ a.T + 0.1 * torch.eye(d, dtype=torch.float64)
+
+
+def test_gaussian_frechet_distance_matches_its_closed_forms():
+    # 1-D: (mu_a - mu_b)^2 + (sigma_a - sigma_b)^2
+    assert gaussian_frechet_distance([1.0], [[4.0]], [-2.0], [[9.0]]) == pytest.approx(9 + 1)
+    # commuting (diagonal) covariances: sum of (sqrt(a_i) - sqrt(b_i))^2
+    value = gaussian_frechet_distance(
+        [0.0, 0.0], [[1.0, 0], [0, 4.0]], [1.0, 1.0], [[9.0, 0], [0, 1.0]]
+    )
+    assert value == pytest.approx(2 + (1 - 3) ** 2 + (2 - 1) ** 2)
+    # general covariances: the formula with scipy's matrix square root, and symmetric in a, b
+    g = seeded(6)
+    mean_a, mean_b = (
+        torch.randn(5, generator=g, dtype=torch.float64),
+        torch.randn(5, generator=g, dtype=torch.float64),
+    )
+    cov_a, cov_b = random_covariance(5, g), random_covariance(5, g)
+    root = scipy.linalg.sqrtm(cov_a.numpy())
+    cross = scipy.linalg.sqrtm(root @ cov_b.numpy() @ root).real
+    expected = ((mean_a - mean_b) ** 2).sum().item() + float(
+        torch.trace(cov_a + cov_b).item() - 2 * cross.trace()
+    )
+    assert gaussian_frechet_distance(mean_a, cov_a, mean_b, cov_b) == pytest.approx(
+        expected, rel=1e-10
+    )
+    assert gaussian_frechet_distance(mean_b, cov_b, mean_a, cov_a) == pytest.approx(
+        expected, rel=1e-10
+    )
+    assert gaussian_frechet_distance(mean_a, cov_a, mean_a, cov_a) == pytest.approx(0.0, abs=1e-10)
+
+
+def with_moments(z, mean, cov):
+    """Points whose sample mean and (unbiased) sample covariance are exactly mean and cov."""
+    centred = z - z.mean(0)
+    whitening = torch.linalg.cholesky(torch.cov(centred.T))
+    white = torch.linalg.solve_triangular(whitening, centred.T, upper=False).T  # sample cov I
+    return mean + white @ torch.linalg.cholesky(cov).T
+
+
+def test_frechet_distance_of_two_sets_is_that_of_their_fitted_gaussians():
+    g = seeded(7)
+    d = 4
+    mean_a, mean_b = (
+        torch.randn(d, generator=g, dtype=torch.float64),
+        torch.randn(d, generator=g, dtype=torch.float64),
+    )
+    cov_a, cov_b = random_covariance(d, g), random_covariance(d, g)
+    # any points (here uniform, far from Gaussian) with these sample moments
+    x = with_moments(torch.rand(300, d, generator=g, dtype=torch.float64), mean_a, cov_a)
+    y = with_moments(torch.rand(200, d, generator=g, dtype=torch.float64), mean_b, cov_b)
+    expected = gaussian_frechet_distance(mean_a, cov_a, mean_b, cov_b)
+    assert frechet_distance(x, y) == pytest.approx(expected, rel=1e-9)
+    # and a set against itself gives 0, in 64 dimensions too
+    assert frechet_distance(x, x) == pytest.approx(0.0, abs=1e-9)
+    digits = datasets.digits("test").x
+    assert frechet_distance(digits, digits) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_frechet_distance_of_samples_converges_to_the_closed_form():
+    # Samples of N(mu_a, I) and N(mu_b, 4 I) in d = 2: FD = |mu_a - mu_b|^2 + 2 (1 - 2)^2 = 5 + 2.
+    # The estimate's bias is O(d / n) = 1e-4 here, far below its standard error; 30 repeats
+    # give the standard error of their mean.
+    g = seeded(8)
+    values = torch.tensor(
+        [
+            frechet_distance(
+                torch.randn(4000, 2, generator=g),
+                2 * torch.randn(4000, 2, generator=g) + torch.tensor([1.0, 2.0]),
+            )
+            for _ in range(30)
+        ]
+    )
+    se = values.std().item() / math.sqrt(len(values))
+    assert abs(values.mean().item() - 7.0) < 4 * se
+
+
+# --- nearest neighbours -----------------------------------------------------------------------
+
+
+def test_nearest_neighbours_agree_with_brute_force_and_find_exact_copies():
+    g = seeded(9)
+    reference = 100 + torch.randn(2000, 64, generator=g)  # large values: exact distances matter
+    copies = torch.randperm(2000, generator=g)[:50]
+    x = torch.cat([reference[copies], 100 + torch.randn(3000, 64, generator=g)])
+    found = nearest_neighbours(x, reference)  # several blocks of rows
+    assert torch.equal(found.distances[:50], torch.zeros(50))  # copies are at distance 0
+    assert torch.equal(found.indices[:50], copies)
+    brute = torch.cdist(
+        x[50:].double(), reference.double(), compute_mode="donot_use_mm_for_euclid_dist"
+    )
+    torch.testing.assert_close(
+        found.distances[50:].double(), brute.min(1).values, rtol=1e-6, atol=0
+    )
+    assert torch.equal(found.indices[50:], brute.argmin(1))
 
 
 @pytest.mark.parametrize(

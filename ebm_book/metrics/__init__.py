@@ -2,6 +2,10 @@ r"""How good are the samples? Distances between sample sets, mode weights, score
 
 * `mmd`: the maximum mean discrepancy with a Gaussian kernel (Gretton et al., 2012).
 * `sliced_wasserstein`: the sliced 2-Wasserstein distance, through 1-D projections.
+* `frechet_distance`: the Fréchet distance of the Gaussians fitted to two sets (the idea
+  of the FID), with its closed form `gaussian_frechet_distance`.
+* `nearest_neighbours`: each sample's nearest point of a reference set (the memorisation
+  check: are generated images copies of training images?).
 * `mode_weights`: which fraction of the samples sits in each mode of a mixture.
 * `fisher_divergence`: the mean squared difference of two score functions (the Fisher
   divergence $D_F$, without a factor $\tfrac12$, when the points are samples of the first).
@@ -11,9 +15,25 @@ distribution: compare a model's value with the value for a fresh sample of the t
 (the *finite-sample floor*), as the book's tables do.
 """
 
+from ._distances import (
+    Neighbours,
+    frechet_distance,
+    gaussian_frechet_distance,
+    mmd,
+    nearest_neighbours,
+    sliced_wasserstein,
+)
 from ._distances import median_bandwidth as median_bandwidth  # public, as before the split
-from ._distances import mmd, sliced_wasserstein
 from ._modes import mode_weights
 from ._scores import fisher_divergence
 
-__all__ = ["fisher_divergence", "mmd", "mode_weights", "sliced_wasserstein"]
+__all__ = [
+    "Neighbours",
+    "fisher_divergence",
+    "frechet_distance",
+    "gaussian_frechet_distance",
+    "mmd",
+    "mode_weights",
+    "nearest_neighbours",
+    "sliced_wasserstein",
+]
