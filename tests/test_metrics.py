@@ -1,6 +1,7 @@
 """Sample-quality metrics: zero (up to the finite-sample floor) for equal distributions, growing with a shift."""
 
 import math
+from functools import cache
 
 import pytest
 import scipy.linalg
@@ -8,12 +9,16 @@ import torch
 
 from ebm_book import datasets
 from ebm_book.metrics import (
+    LogisticClassifier,
+    class_coverage,
+    class_histogram,
     fisher_divergence,
     frechet_distance,
     gaussian_frechet_distance,
     mmd,
     mode_weights,
     nearest_neighbours,
+    sample_quality,
     sliced_wasserstein,
 )
 from ebm_book.mixtures import GaussianMixture
@@ -193,6 +198,79 @@ def test_nearest_neighbours_agree_with_brute_force_and_find_exact_copies():
         found.distances[50:].double(), brute.min(1).values, rtol=1e-6, atol=0
     )
     assert torch.equal(found.indices[50:], brute.argmin(1))
+
+
+# --- classes ----------------------------------------------------------------------------------
+
+
+def test_class_histogram_and_its_standard_errors():
+    labels = torch.tensor([0] * 5 + [1] * 3 + [3] * 2)
+    weights, se = class_histogram(labels, 4)
+    assert weights.tolist() == [0.5, 0.3, 0.0, 0.2]
+    torch.testing.assert_close(se, torch.sqrt(weights * (1 - weights) / 10))
+
+
+def test_class_coverage_is_the_effective_number_of_classes_over_k():
+    assert class_coverage(torch.arange(10).repeat(7), 10) == pytest.approx(1.0, abs=1e-12)
+    assert class_coverage(torch.full((50,), 4), 10) == pytest.approx(0.1, abs=1e-12)
+    assert class_coverage(torch.tensor([1, 2, 3] * 4), 6) == pytest.approx(0.5, abs=1e-12)
+    # shares (1/2, 1/4, 1/4): H = 1.5 log 2, exp(H) = 2^1.5
+    assert class_coverage(torch.tensor([0, 0, 1, 2]), 3) == pytest.approx(2**1.5 / 3, rel=1e-12)
+
+
+@cache
+def digit_classifier():
+    return LogisticClassifier(*datasets.digits("train"))
+
+
+def test_logistic_classifier_finds_the_bayes_log_odds_of_two_gaussians():
+    # Classes N(-1, 1) and N(1, 1), equally likely: the true log-odds are 2 x. With almost no
+    # penalty the fitted slope is the maximum-likelihood estimate, whose standard error is
+    # 1 / sqrt(sum_i p_i (1 - p_i) x_i^2) (the intercept, near 0, is nearly uncorrelated).
+    g = seeded(10)
+    n = 5000
+    labels = torch.cat([torch.zeros(n, dtype=torch.int64), torch.ones(n, dtype=torch.int64)])
+    x = torch.randn(2 * n, 1, generator=g, dtype=torch.float64) + 2 * labels[:, None] - 1
+    classifier = LogisticClassifier(x, labels, regularization=1e-8)
+    grid = torch.tensor([[-1.0], [0.0], [1.0]], dtype=torch.float64)
+    p = classifier.probabilities(grid)
+    slope = (torch.log(p[2, 1] / p[2, 0]) - torch.log(p[0, 1] / p[0, 0])).item() / 2
+    p_data = classifier.probabilities(x)[:, 1]
+    se = 1 / math.sqrt((p_data * (1 - p_data) * x[:, 0] ** 2).sum().item())
+    assert abs(slope - 2.0) < 4 * se
+    torch.testing.assert_close(p.sum(1), torch.ones(3, dtype=torch.float64))
+    assert p.dtype == torch.float64
+
+
+def test_digit_classifier_is_accurate_and_consistent():
+    classifier = digit_classifier()
+    x_test, labels_test = datasets.digits("test")
+    # about 98%; 4 binomial standard errors (sqrt(0.02 * 0.98 / 359) = 0.0074) below is 0.95
+    assert classifier.accuracy(x_test, labels_test) > 0.95
+    logits, p = classifier.logits(x_test), classifier.probabilities(x_test)
+    assert logits.shape == (359, 10) and logits.dtype == torch.float32
+    torch.testing.assert_close(
+        p, torch.softmax(logits, dim=1)
+    )  # probabilities are the softmax of the logits
+    assert torch.equal(classifier.predict(x_test), p.argmax(1))
+    torch.testing.assert_close(classifier.confidence(x_test), p.max(1).values)
+
+
+def test_sample_quality_tells_real_digits_from_collapsed_noisy_or_ghostly_ones():
+    classifier = digit_classifier()
+    (x, labels), (x_test, _) = datasets.digits("train"), datasets.digits("test")
+    real = sample_quality(x, classifier, x_test)
+    assert real.coverage > 0.99 and real.confident > 0.8
+    collapsed = sample_quality(x[:1].repeat(300, 1), classifier, x_test)  # one image, 300 times
+    assert collapsed.coverage == pytest.approx(0.1, abs=1e-12)
+    assert collapsed.frechet > 10 * real.frechet
+    # Pixel noise barely shakes a linear classifier's confidence, but moves its logits' spread.
+    noisy = x[:300] + 0.8 * torch.randn(300, 64, generator=seeded(11))
+    assert sample_quality(noisy, classifier, x_test).frechet > 10 * real.frechet
+    # Two digits overlaid (mostly of different classes) are classified without confidence.
+    ghosts = (x[:300] + x[1:301]) / 2
+    assert (labels[:300] != labels[1:301]).float().mean() > 0.8
+    assert sample_quality(ghosts, classifier, x_test).confident < real.confident / 2
 
 
 @pytest.mark.parametrize(
