@@ -18,10 +18,12 @@ __all__ = ["LogisticClassifier", "SampleQuality", "sample_quality"]
 class LogisticClassifier:
     r"""Multinomial logistic regression, fitted to labelled data when it is made.
 
-    The model is $p(k \mid x) = e^{a_k(x)} / \sum_j e^{a_j(x)}$ with the logits
-    $a(x) = Wx + b$, one per class, fitted by minimising the summed cross-entropy plus the
-    penalty $\tfrac{\lambda}{2}\lVert W\rVert_F^2$ (scikit-learn's ``LogisticRegression``
-    with $C = 1/\lambda$, solved by L-BFGS: deterministic, no random draw). On the
+    The model is $p(k \mid x) = e^{\mathrm{logit}_k(x)} / \sum_j e^{\mathrm{logit}_j(x)}$
+    with one affine logit per class, $\mathrm{logit}_k(x) = \theta_k^\top x + \theta_{k0}$,
+    fitted by minimising the summed cross-entropy plus the penalty
+    $\tfrac{\lambda_\theta}{2}\sum_k \lVert\theta_k\rVert^2$ (scikit-learn's
+    ``LogisticRegression`` with $C = 1/\lambda_\theta$, solved by L-BFGS: deterministic,
+    no random draw). On the
     training digits it takes about a second and classifies about 98% of the held-out
     digits correctly. It then judges generated images: how confidently it classifies
     them (`confidence`), which class each is (`predict`, for `class_histogram` and
@@ -41,7 +43,7 @@ class LogisticClassifier:
     n_classes
         $K$; by default the largest label plus one.
     regularization
-        $\lambda > 0$.
+        $\lambda_\theta > 0$.
 
     Examples
     --------
@@ -81,7 +83,7 @@ class LogisticClassifier:
         return _numpy(require_points(x, self.dim))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        r"""The logits $a(x) = Wx + b$, shape ``(N, K)``: the classifier's features of ``x``."""
+        r"""The logits $\mathrm{logit}_k(x)$, shape ``(N, K)``: the classifier's features of ``x``."""
         return _tensor(self._model.decision_function(self._points(x)), x)
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:

@@ -77,9 +77,9 @@ def class_histogram(labels: torch.Tensor, n_classes: int) -> tuple[torch.Tensor,
 
 
 def class_coverage(labels: torch.Tensor, n_classes: int) -> float:
-    r"""How evenly ``labels`` cover the $K$ classes: $e^{H}/K$, with $H = -\sum_k \hat w_k \log \hat w_k$.
+    r"""How evenly ``labels`` cover the $K$ classes: $e^{\mathcal{H}}/K$, with $\mathcal{H} = -\sum_k \hat w_k \log \hat w_k$.
 
-    $e^H$ is the effective number of classes of the histogram $\hat w$ (`class_histogram`):
+    $e^{\mathcal{H}}$, the exponential of the entropy, is the effective number of classes of the histogram $\hat w$ (`class_histogram`):
     $K$ when every class has the same share, $m$ when $m$ classes share the labels
     evenly and the others are missing. The coverage is therefore 1 for uniform labels
     and $1/K$ when a model collapses onto one class: a measure of mode coverage against

@@ -93,9 +93,10 @@ class NoiseConditionalScoreCNN(nn.Module):
     The CNN counterpart of `NoiseConditionalScoreMLP`, for square one-channel images of
     side ``side`` (the 8 x 8 digits by default), called ``model(x, sigma)`` with ``x`` of
     shape ``(N, side**2)`` and ``sigma`` one level or one per image, ``(N,)``. The
-    network sees $\log\sigma$ through the features $u$, $\cos(j\pi u)$, $\sin(j\pi u)$,
-    $j = 1, \dots, 4$, of $u = \tfrac14\log\sigma$ (levels from $e^{-4}$ to $e^4$ give
-    $u \in [-1, 1]$), and its output is divided by $\sigma$ (NCSNv2's technique 3), so
+    network sees the noise level through $\tfrac14\log\sigma$ and its Fourier features
+    $\cos(\tfrac{j\pi}{4}\log\sigma)$, $\sin(\tfrac{j\pi}{4}\log\sigma)$, $j = 1, \dots, 4$
+    (levels from $e^{-4}$ to $e^4$ span one period of the slowest pair), and its output is
+    divided by $\sigma$ (NCSNv2's technique 3), so
     that it produces outputs of order one at every level. Trained with
     `losses.multi_noise_denoising_score_matching`; sampled with the samplers of
     `ebm_book.sampling`.
