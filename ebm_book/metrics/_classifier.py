@@ -141,6 +141,10 @@ def sample_quality(
     * ``frechet``: the `frechet_distance` between the logits of the samples and those of
       ``reference``; its floor is the value for real training data against ``reference``.
 
+    Clip the samples to the data's range first (``samples.clamp(-1, 1)`` for
+    `ebm_book.datasets.digits`), as a figure of them does: a sampler's speckle beyond the
+    range is invisible in the figure but moves a linear classifier's logits.
+
     Examples
     --------
     Real training digits against the held-out ones: the values a model aims for.
