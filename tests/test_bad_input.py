@@ -274,6 +274,8 @@ BAD_CALLS = [
     case(lambda: VP.sample_marginal(X, 0.5, generator=0), TypeError, r"generator must be a torch.Generator or None; got the int 0", "processes: int seed to sample_marginal"),
     case(lambda: VP.marginal(energies.Gaussian([0.0, 0.0]), 0.5), TypeError, r"mixture must be a GaussianMixture; got Gaussian", "processes: marginal of a Gaussian energy"),
     case(lambda: VP.time_score(lambda x: -x), TypeError, r"score is called as score\(x, sigma\), but the function passed takes \(x\)", "processes: s(x) to time_score"),
+    case(lambda: VP.level_score(lambda x: -x), TypeError, r"score is called as score\(x, t\), but the function passed takes \(x\)", "processes: s(x) to level_score"),
+    case(lambda: VP.level_score(TIME_SCORE)(X, 1000.0), ValueError, r"sigma must be noise levels of this process, in \[0, 152.2\]; got levels in \[1000, 1000\]", "processes: a level beyond the prior"),
     case(lambda: VP.simulate(X, 10, method="heun"), ValueError, r"method must be 'exact' or 'euler_maruyama'; got 'heun'", "processes: unknown simulation method"),
     case(lambda: ddpm.DDPMSchedule([0.1, 1.5]), ValueError, r"betas must be numbers in \(0, 1\); got \[0.1, 1.5\]", "ddpm: beta above 1"),
     case(lambda: ddpm.DDPMSchedule("abc"), TypeError, r"betas must be a 1-D tensor or list of numbers; got 'abc'", "ddpm: string betas"),
