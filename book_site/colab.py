@@ -55,7 +55,8 @@ PACKAGE_URL = "git+https://github.com/{repository}@{pin}"
 INSTALL_CELL = """\
 #@title Setup (runs only in Google Colab: installs the book's package)
 # In Colab, install `ebm_book` at exactly the commit this notebook was built from.
-# --no-deps: Colab already has torch, numpy, matplotlib and tqdm; never touch its PyTorch.
+# --no-deps: Colab already has torch, numpy, matplotlib, tqdm and scikit-learn; never touch
+# its PyTorch.
 import sys
 
 if "google.colab" in sys.modules:

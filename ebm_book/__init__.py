@@ -14,17 +14,18 @@ One concept per module (see the book's API reference):
 - `diffusion`: stochastic samplers of diffusion models, written once for every noise process;
 - `flow`: the probability-flow ODE: deterministic samplers and exact likelihoods;
 - `guidance`: classifier-free guidance;
-- `metrics`: sample-quality measures (MMD, sliced Wasserstein, mode weights);
+- `metrics`: sample-quality measures (MMD, sliced Wasserstein, Fréchet distance, nearest
+  neighbours, mode and class weights, a classifier that judges generated digits);
 - `losses`: training objectives: score matching (explicit, implicit, sliced, denoising),
   contrastive divergence, noise-contrastive estimation;
 - `contrastive`: maximum-likelihood training of energies with short-run Langevin chains,
   persistent chains and a replay buffer;
-- `nets`: small score and energy networks, noise- and time-conditional networks, and an
-  energy with a learned log-normalizer;
+- `nets`: small score and energy networks, noise- and time-conditional networks (MLPs, and
+  convolutional ones for small images), and an energy with a learned log-normalizer;
 - `noise`: noise-level schedules and the NCSNv2 heuristics;
 - `training`: one plain, seeded training loop;
-- `datasets`: seeded 2-D toy data;
-- `plotting`: the book's figures and house style;
+- `datasets`: seeded 2-D toy data, and the handwritten digits (8 x 8 images);
+- `plotting`: the book's figures and house style, and grids of images;
 - `display`: text computed from results, tables and animations for notebooks;
 - `seeds`: every seed of the book, from one place (and the seed shift);
 - `claims`: statements of the text, checked against the results;

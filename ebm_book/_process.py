@@ -22,6 +22,7 @@ from ._validation import (
     require_callable,
     require_generator,
     require_int,
+    require_noise_levels,
     require_non_negative,
     require_points,
     require_times,
@@ -271,6 +272,54 @@ class NoiseProcess(ABC):
             return score(x / mean, level) / mean
 
         return score_at_time
+
+    def level_score(self, score: TimeConditionalScore) -> NoiseConditionalScore:
+        r"""A noise-conditional score $s(x, \sigma)$ from a score $s(x, t)$ of this process: `time_score` undone.
+
+        At the time $t$ where $\sigma(t)/\sqrt{\bar\alpha(t)} = \sigma$ (found by bisection:
+        the ratio grows with $t$), $x_t/\sqrt{\bar\alpha(t)}$ is the data blurred by the
+        level $\sigma$, so
+        $\nabla_x \log p_\sigma(x) = \sqrt{\bar\alpha(t)}\; s\big(\sqrt{\bar\alpha(t)}\,x,\, t\big)$.
+        A network trained on this process (a noise predictor, through `score_from_noise`)
+        then runs Chapter 4's samplers on levels chosen by NCSNv2's heuristics, such as
+        `ebm_book.sampling.annealed_langevin`. The levels must lie in the process's range,
+        from $\sigma(0)/\sqrt{\bar\alpha(0)}$ to $\sigma(1)/\sqrt{\bar\alpha(1)}$ (for the
+        default VP process, 0 to about 150).
+
+        Examples
+        --------
+        >>> from ebm_book.processes import VariancePreserving
+        >>> mixture = GaussianMixture([[2.0, 0.0]])
+        >>> vp = VariancePreserving()
+        >>> score = vp.level_score(vp.time_score(mixture.noisy_score))
+        >>> x, sigma = torch.tensor([[1.0, 1.0]]), torch.tensor([0.5])
+        >>> torch.allclose(score(x, sigma), mixture.noisy_score(x, sigma))
+        True
+        """
+        require_callable(score, "score", ("x", "t"))
+
+        def score_at_level(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+            times = self._time_of_level(require_noise_levels(sigma, x, dtype=torch.float64))
+            mean = torch.exp(self._log_mean(times)).to(x).reshape(-1, 1)
+            return mean * score(mean * x, times.to(x))
+
+        return score_at_level
+
+    def _time_of_level(self, levels: torch.Tensor) -> torch.Tensor:
+        r"""The times at which $\sigma(t)/\sqrt{\bar\alpha(t)}$ equals ``levels`` (float64), by bisection."""
+        low, high = (torch.full_like(levels, bound) for bound in (0.0, 1.0))
+        lowest, highest = (self._ratio2(bound[:1]).sqrt().item() for bound in (low, high))
+        if levels.min() < lowest * (1 - 1e-9) or levels.max() > highest * (1 + 1e-9):
+            raise ValueError(
+                f"sigma must be noise levels of this process, in [{lowest:.4g}, {highest:.4g}]; "
+                f"got levels in [{levels.min().item():.4g}, {levels.max().item():.4g}]."
+            )
+        target = levels**2
+        for _ in range(55):  # halves the bracket to 2^-55, float64's resolution near t = 1
+            middle = 0.5 * (low + high)
+            above = self._ratio2(middle) >= target
+            low, high = torch.where(above, low, middle), torch.where(above, middle, high)
+        return 0.5 * (low + high)
 
     def score_from_noise(self, model: TimeConditionalScore) -> TimeConditionalScore:
         r"""The score of a noise-prediction model $z_\theta(x, t)$: $s(x, t) = -z_\theta(x, t)/\sigma(t)$.

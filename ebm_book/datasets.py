@@ -1,7 +1,7 @@
-r"""Two-dimensional toy data sets, seeded and reproducible.
+r"""Data sets, seeded and reproducible: 2-D toy data, and the handwritten digits.
 
-Each function returns a float32 tensor of shape ``(n, 2)`` and takes an explicit
-``generator``, so the same seed gives the same points on every build. The sets are
+The 2-D sets return a float32 tensor of shape ``(n, 2)`` and take an explicit
+``generator``, so the same seed gives the same points on every build. They are
 chosen to stress a generative model in different ways: many separated modes
 (`gaussian_ring`, `gaussian_grid`), thin curved manifolds
 (`two_moons`, `swiss_roll`, `spirals`, `rings`), and sharp edges
@@ -15,27 +15,37 @@ Use `make` to build any of them by name:
 torch.Size([500, 2])
 >>> sorted(DATASETS)
 ['checkerboard', 'gaussian_grid', 'gaussian_ring', 'rings', 'spirals', 'swiss_roll', 'two_moons']
+
+`digits` is real data beyond two dimensions: the 1,797 handwritten digits of 8 x 8
+pixels of Alpaydin & Kaynak (1998), which scikit-learn ships inside its package (nothing
+is downloaded), split into a training and a held-out set by a fixed seed.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 
 from ._validation import (
     as_float_tensor,
     require_generator,
+    require_in_interval,
     require_int,
     require_non_negative,
     require_positive,
+    require_real,
 )
 from .examples import grid_of_gaussians, ring_of_gaussians
 
 __all__ = [
     "DATASETS",
+    "LabelledImages",
     "checkerboard",
+    "digits",
     "gaussian_grid",
     "gaussian_ring",
     "make",
@@ -220,3 +230,119 @@ def make(
     if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose one of {sorted(DATASETS)}.")
     return DATASETS[name](n, generator=generator, **kwargs)
+
+
+class LabelledImages(NamedTuple):
+    """Images and their class labels: unpack as ``x, labels = ...``."""
+
+    x: torch.Tensor
+    """The images, float32: ``(N, d)`` flattened, or ``(N, 1, side, side)``."""
+    labels: torch.Tensor
+    """The classes, int64 of shape ``(N,)``."""
+
+
+_DIGIT_SIDE = 8  # the digits are 8 x 8 images, d = 64
+_DIGIT_LEVELS = 16  # pixel values are counts 0 .. 16 (of a 4 x 4 block of a 32 x 32 bitmap)
+_SPLITS = ("train", "test", "all")
+
+
+@functools.cache
+def _raw_digits() -> tuple[torch.Tensor, torch.Tensor]:
+    """The 1,797 digits as stored by scikit-learn: counts 0..16 of shape (1797, 64), and labels."""
+    from sklearn.datasets import load_digits  # imported here: scikit-learn takes a second to load
+
+    bunch = load_digits()
+    return torch.tensor(bunch.data, dtype=torch.float32), torch.tensor(bunch.target)
+
+
+def _held_out_mask(labels: torch.Tensor, test_fraction: float, seed: int) -> torch.Tensor:
+    """A boolean mask of the held-out points: ``test_fraction`` of each class, chosen by ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    held_out = torch.zeros(len(labels), dtype=torch.bool)
+    for k in range(int(labels.max()) + 1):
+        members = (labels == k).nonzero().flatten()
+        chosen = members[torch.randperm(len(members), generator=generator)]
+        held_out[chosen[: round(test_fraction * len(members))]] = True
+    return held_out
+
+
+def digits(
+    split: str = "train",
+    shape: str = "flat",
+    scale: tuple[float, float] = (-1.0, 1.0),
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> LabelledImages:
+    r"""The handwritten digits of Alpaydin & Kaynak (1998): 8 x 8 images, $d = 64$, 10 classes.
+
+    Each of the 1,797 images counts, in each pixel, the ink of a 4 x 4 block of a
+    32 x 32 bitmap: integers from 0 (white) to 16 (black). They are mapped linearly to
+    ``scale``, by default $[-1, 1]$ (blank paper at $-1$, as diffusion models like their
+    data: centred and of order one). The digits ship with scikit-learn
+    (``sklearn.datasets.load_digits``, the UCI "optical recognition of handwritten
+    digits" test set); nothing is downloaded.
+
+    The held-out set is ``test_fraction`` of each class, chosen at random by ``seed``
+    (stratified, so both sets have the classes in the data's proportions, about 10%
+    each): the same ``seed`` gives the same split on every call, so
+    ``digits("train", seed=s)`` and ``digits("test", seed=s)`` never share an image. Take
+    ``seed`` from `ebm_book.seeds.seed`. Loading is cheap (milliseconds after the first
+    call, which imports scikit-learn).
+
+    Parameters
+    ----------
+    split
+        ``"train"`` (1,438 images with the defaults), ``"test"`` (the 359 held out) or
+        ``"all"`` (1,797, in scikit-learn's order).
+    shape
+        ``"flat"``: points of shape ``(N, 64)``, what the book's networks, losses,
+        samplers and metrics take, with the pixels row by row; ``"image"``: shape
+        ``(N, 1, 8, 8)`` (one channel, for torch's image layers and for display).
+    scale
+        ``(low, high)``: the values of a blank and of a fully inked pixel.
+    test_fraction
+        The share of each class held out, in $(0, 1)$.
+    seed
+        Chooses the held-out images.
+
+    Returns
+    -------
+    LabelledImages
+        ``x`` (float32) and ``labels`` (int64, the digit shown, 0 to 9).
+
+    Examples
+    --------
+    >>> x, labels = digits("train")
+    >>> x.shape, labels.shape, x.min().item(), x.max().item()
+    (torch.Size([1438, 64]), torch.Size([1438]), -1.0, 1.0)
+    >>> digits("test", shape="image").x.shape
+    torch.Size([359, 1, 8, 8])
+    >>> torch.bincount(digits("test").labels).tolist()  # 20% of each class
+    [36, 36, 35, 37, 36, 36, 36, 36, 35, 36]
+    """
+    if split not in _SPLITS:
+        raise ValueError(f"split must be one of {list(_SPLITS)}; got {split!r}.")
+    if shape not in ("flat", "image"):
+        raise ValueError(f"shape must be 'flat' or 'image'; got {shape!r}.")
+    low, high = _require_scale(scale)
+    fraction = require_in_interval(test_fraction, "test_fraction", 0, 1)
+    require_int(seed, "seed", minimum=0)
+    counts, labels = _raw_digits()
+    if split != "all":
+        held_out = _held_out_mask(labels, fraction, seed)
+        keep = held_out if split == "test" else ~held_out
+        counts, labels = counts[keep], labels[keep]
+    x = low + (high - low) * counts / _DIGIT_LEVELS
+    if shape == "image":
+        x = x.reshape(-1, 1, _DIGIT_SIDE, _DIGIT_SIDE)
+    return LabelledImages(x, labels.clone())
+
+
+def _require_scale(scale: object) -> tuple[float, float]:
+    """``(low, high)``, two finite numbers with ``low < high``."""
+    if not isinstance(scale, (tuple, list)) or len(scale) != 2:
+        raise TypeError(f"scale must be a pair (low, high) of numbers; got {scale!r}.")
+    low, high = (require_real(value, "scale") for value in scale)
+    if not low < high:
+        raise ValueError(f"scale must be (low, high) with low < high; got {scale!r}.")
+    return low, high

@@ -1,4 +1,4 @@
-r"""Figures for the book: energy curves, contour maps, 3-D surfaces, densities and samples.
+r"""Figures for the book: energy curves, contour maps, 3-D surfaces, densities, samples, images.
 
 One house style (`use_book_style`) keeps every chapter consistent: an opaque
 white canvas (so a figure reads the same on the site's light and dark themes),
@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from ._images import image_grid, plot_images  # grids of digits; part of this module's API
 from ._style import (  # the house style lives in its own module; it is part of this one's API
     DENSITY_CMAP,
     ENERGY_CMAP,
@@ -42,11 +43,13 @@ from ._validation import (
 __all__ = [
     "OKABE_ITO",
     "evaluate_on_grid",
+    "image_grid",
     "plot_contours",
     "plot_density_1d",
     "plot_density_2d",
     "plot_energy_1d",
     "plot_energy_2d",
+    "plot_images",
     "plot_samples",
     "plot_score_field",
     "plot_surface_3d",

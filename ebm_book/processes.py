@@ -38,7 +38,9 @@ of Ho et al. (2020) as a third process.
 rescaled point $x_t/\sqrt{\bar\alpha(t)}$ is the data blurred by the noise level
 $\sigma(t)/\sqrt{\bar\alpha(t)}$ (Chapter 4's $p_\sigma$), so a noise-conditional score
 $s(x, \sigma)$ of Chapter 4 (a network, or a mixture's exact ``noisy_score``) becomes a
-score of the process in one line: `NoiseProcess.time_score`.
+score of the process in one line: `NoiseProcess.time_score`; and back,
+`NoiseProcess.level_score` makes a network trained on a process a noise-conditional
+score, for Chapter 4's samplers.
 """
 
 from __future__ import annotations

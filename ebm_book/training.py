@@ -125,7 +125,16 @@ def _require_model(model: object, data: torch.Tensor, averaged_model: object) ->
     parameters = list(model.parameters())
     if not parameters:
         raise ValueError(f"model has no parameters to train: {type(model).__name__}.")
-    book_net = isinstance(model, (nets.ScoreMLP, nets.EnergyMLP, nets.NoiseConditionalScoreMLP))
+    # Not the time-conditional networks: their data may carry the labels as one more column.
+    book_net = isinstance(
+        model,
+        (
+            nets.ScoreMLP,
+            nets.EnergyMLP,
+            nets.NoiseConditionalScoreMLP,
+            nets.NoiseConditionalScoreCNN,
+        ),
+    )
     dim = int(model.dim) if book_net else None  # type: ignore[arg-type]
     require_points(data, dim=dim, name="data")
     if parameters[0].device != data.device:

@@ -152,6 +152,22 @@ BAD_CALLS = [
     case(lambda: metrics.fisher_divergence(lambda x: x, lambda x: x, torch.zeros(0, 2)), ValueError, r"x is empty", "metrics: Fisher divergence of nothing"),
     case(lambda: metrics.fisher_divergence(lambda x: x * NAN, lambda x: x, X), ValueError, r"score_a returned NaN or inf at 4 of the 4 points", "metrics: NaN score_a"),
     case(lambda: metrics.fisher_divergence(lambda x: x, lambda x: x[:, 0], X), ValueError, r"score_b must map x of shape \(4, 2\).*got shape \(4,\)", "metrics: score_b of the wrong shape"),
+    case(lambda: metrics.frechet_distance(X, torch.zeros(5, 3)), ValueError, r"y must have shape \(N, 2\).*got shape \(5, 3\)", "metrics: Frechet distance across dimensions"),
+    case(lambda: metrics.frechet_distance(X[:1], X), ValueError, r"x and y need at least 2 points each; got shapes \(1, 2\) and \(4, 2\)", "metrics: Frechet distance of one point"),
+    case(lambda: metrics.gaussian_frechet_distance([0.0, 0.0], [[1.0]], [0.0, 0.0], torch.eye(2)), ValueError, r"mean_a must have shape \(d,\) and cov_a shape \(d, d\); got shapes \(2,\) and \(1, 1\)", "metrics: mean and covariance of different sizes"),
+    case(lambda: metrics.gaussian_frechet_distance([0.0], [[-1.0]], [0.0], [[1.0]]), ValueError, r"cov_a must be positive definite .*eigenvalues are \[-1.0\]", "metrics: a negative variance"),
+    case(lambda: metrics.gaussian_frechet_distance([0.0], [[1.0]], [0.0, 1.0], torch.eye(2)), ValueError, r"the two Gaussians must have the same dimension; got 1 and 2", "metrics: Gaussians of two dimensions"),
+    case(lambda: metrics.nearest_neighbours(X, torch.zeros(3, 3)), ValueError, r"reference must have shape \(N, 2\).*got shape \(3, 3\)", "metrics: neighbours across dimensions"),
+    case(lambda: metrics.nearest_neighbours(X_NAN, X), ValueError, r"x contains NaN or inf in 1 of its 4 rows", "metrics: neighbours of NaN"),
+    case(lambda: metrics.class_histogram(torch.tensor([0.0, 1.0]), 2), TypeError, r"labels must be an integer tensor of shape \(N,\); got dtype torch.float32", "metrics: float labels"),
+    case(lambda: metrics.class_coverage(torch.tensor([0, 3]), 3), ValueError, r"labels must be integers in \[0, 3\), shape \(N,\); got shape \(2,\), values in \[0, 3\]", "metrics: a label beyond the classes"),
+    case(lambda: metrics.class_histogram(torch.tensor([0, 1]), 2.0), TypeError, r"n_classes must be an integer; got the float 2.0", "metrics: float number of classes"),
+    case(lambda: metrics.LogisticClassifier(X, torch.tensor([0, 2, 2, 0])), ValueError, r"labels must contain every class 0 .. 2, at least two; missing: \[1\]", "metrics: a class without examples"),
+    case(lambda: metrics.LogisticClassifier(X, torch.tensor([0, 1, 0])), ValueError, r"labels must be integers in \[0, .*\), shape \(4,\); got shape \(3,\)", "metrics: fewer labels than points"),
+    case(lambda: metrics.LogisticClassifier(X, torch.tensor([0, 1, 0, 1]), regularization=0), ValueError, r"regularization must be a positive number; got 0", "metrics: no regularization"),
+    case(lambda: metrics.LogisticClassifier(X, torch.tensor([0, 1, 0, 1])).logits(torch.zeros(3, 5)), ValueError, r"x must have shape \(N, 2\).*got shape \(3, 5\)", "metrics: logits of points of another dimension"),
+    case(lambda: metrics.sample_quality(X, "logistic", X), TypeError, r"classifier must be a LogisticClassifier; got str", "metrics: a string as classifier"),
+    case(lambda: metrics.sample_quality(X, metrics.LogisticClassifier(X, torch.tensor([0, 1, 0, 1])), X, threshold=1.0), ValueError, r"threshold must be a number in \(0, 1\); got 1.0", "metrics: a confidence threshold of 1"),
     # --- losses ---------------------------------------------------------------------------
     case(lambda: losses.explicit_score_matching(lambda x: -x, X, lambda x: x[:, :1]), ValueError, r"true_score must map x of shape \(4, 2\).*got shape \(4, 1\)", "losses: (N, 1) true score"),
     case(lambda: losses.explicit_score_matching(lambda x: -x, X, lambda x: x * NAN), ValueError, r"true_score returned NaN or inf at 4 of the 4 points", "losses: NaN true score"),
@@ -181,6 +197,15 @@ BAD_CALLS = [
     case(lambda: nets.TimeConditionalMLP(2, n_classes=3)(X, 0.5, torch.tensor([0, 1, 3, -1])), ValueError, r"labels must be integers in \[-1, 3\) \(-1: no label\), shape \(4,\); got shape \(4,\), values in \[-1, 3\]", "nets: a label out of range"),
     case(lambda: nets.TimeConditionalMLP(2)(X, 0.5, torch.zeros(4, dtype=torch.int64)), ValueError, r"labels were given to a TimeConditionalMLP with n_classes=0", "nets: labels to an unconditional network"),
     case(lambda: nets.TimeConditionalMLP(2)(X, torch.full((3,), 0.5)), ValueError, r"t must be one time or one per point, shape \(4,\); got shape \(3,\)", "nets: too few times"),
+    case(lambda: nets.TimeConditionalMLP(2, n_classes=3)(X, 0.5, torch.zeros(4)), TypeError, r"labels must be an integer tensor of shape \(4,\); got dtype torch.float32", "nets: float labels"),
+    case(lambda: nets.TimeConditionalCNN()(torch.zeros(4, 63), 0.5), ValueError, r"x must have shape \(N, 64\).*got shape \(4, 63\)", "nets: 63 pixels to the CNN"),
+    case(lambda: nets.TimeConditionalCNN()(torch.zeros(4, 1, 8, 8), 0.5), ValueError, r"x must have shape \(N, 64\).*got shape \(4, 1, 8, 8\)", "nets: unflattened images to the CNN"),
+    case(lambda: nets.TimeConditionalCNN()(torch.zeros(4, 64), 1.5), ValueError, r"t must be times in \[0, 1\]; got 1.5", "nets: CNN at a time after 1"),
+    case(lambda: nets.TimeConditionalCNN(n_classes=10)(torch.zeros(4, 64), 0.5, torch.tensor([0, 1, 2, 10])), ValueError, r"labels must be integers in \[-1, 10\) \(-1: no label\), shape \(4,\); got shape \(4,\), values in \[0, 10\]", "nets: CNN label out of range"),
+    case(lambda: nets.TimeConditionalCNN()(torch.zeros(4, 64), 0.5, torch.zeros(4, dtype=torch.int64)), ValueError, r"labels were given to a TimeConditionalCNN with n_classes=0", "nets: labels to an unconditional CNN"),
+    case(lambda: nets.NoiseConditionalScoreCNN(side=7), ValueError, r"side must be even \(the network halves it\); got 7", "nets: odd image side"),
+    case(lambda: nets.NoiseConditionalScoreCNN(channels=0), ValueError, r"channels must be a positive integer; got 0", "nets: CNN without channels"),
+    case(lambda: nets.NoiseConditionalScoreCNN()(torch.zeros(4, 64), -1.0), ValueError, r"sigma must be a positive, finite noise level .*got 4 values that are not: \[-1.0, -1.0, -1.0, -1.0\]", "nets: CNN at a negative sigma"),
     # --- noise ----------------------------------------------------------------------------
     case(lambda: noise.ncsnv2_ratio(2, target=1.5), ValueError, r"target must be a number in \(0, 1\); got 1.5", "noise: overlap target above 1"),
     case(lambda: noise.ncsnv2_ratio(100, max_ratio=0.5), ValueError, r"max_ratio must be a number > 1; got 0.5", "noise: ratio below 1"),
@@ -194,6 +219,7 @@ BAD_CALLS = [
     case(lambda: training.train(nets.ScoreMLP(2), square_loss, X_NAN, 5, progress=False), ValueError, r"data contains NaN or inf in 1 of its 4 rows", "training: NaN training data"),
     case(lambda: training.train(nets.ScoreMLP(2), square_loss, torch.zeros(0, 2), 5, progress=False), ValueError, r"data is empty \(shape \(0, 2\)\)", "training: no training data"),
     case(lambda: training.train(nets.ScoreMLP(3), square_loss, X, 5, progress=False), ValueError, r"data must have shape \(N, 3\).*got shape \(4, 2\)", "training: data of the wrong dimension"),
+    case(lambda: training.train(nets.NoiseConditionalScoreCNN(), square_loss, X, 5, progress=False), ValueError, r"data must have shape \(N, 64\).*got shape \(4, 2\)", "training: 2-D points to an image network"),
     case(lambda: training.train(lambda x: x, square_loss, X, 5, progress=False), TypeError, r"model must be a torch.nn.Module; got function", "training: a function as model"),
     case(lambda: training.train(nets.ScoreMLP(2), lambda m, b, g: m(b).pow(2), X, 5, progress=False), ValueError, r"loss_fn must return a scalar tensor \(use .mean\(\)\); got shape \(256, 2\)", "training: per-point loss"),
     case(lambda: training.train(nets.ScoreMLP(2), lambda m, b, g: m(b).pow(2).mean().detach(), X, 5, progress=False), ValueError, r"loss_fn returned a loss that does not depend on the model's parameters", "training: detached loss"),
@@ -217,6 +243,12 @@ BAD_CALLS = [
     case(lambda: datasets.checkerboard(10, size=NAN), ValueError, r"size must be a positive number; got nan", "datasets: checkerboard of NaN size"),
     case(lambda: datasets.rings(10, radii=("a",)), TypeError, r"radii must be numbers .*got \('a',\)", "datasets: string radii"),
     case(lambda: datasets.spirals(10, n_arms=0), ValueError, r"n_arms must be a positive integer; got 0", "datasets: no spiral arms"),
+    case(lambda: datasets.digits("held_out"), ValueError, r"split must be one of \['train', 'test', 'all'\]; got 'held_out'", "datasets: unknown digits split"),
+    case(lambda: datasets.digits(shape=(8, 8)), ValueError, r"shape must be 'flat' or 'image'; got \(8, 8\)", "datasets: digits shape as a tuple"),
+    case(lambda: datasets.digits(scale=(1, -1)), ValueError, r"scale must be \(low, high\) with low < high; got \(1, -1\)", "datasets: digits scale upside down"),
+    case(lambda: datasets.digits(scale=1.0), TypeError, r"scale must be a pair \(low, high\) of numbers; got 1.0", "datasets: one number as digits scale"),
+    case(lambda: datasets.digits(test_fraction=1.0), ValueError, r"test_fraction must be a number in \(0, 1\); got 1.0", "datasets: hold out every digit"),
+    case(lambda: datasets.digits(seed=seeds.generator(0)), TypeError, r"seed must be a non-negative integer; got <torch._C.Generator", "datasets: a generator as digits seed"),
     # --- plotting -------------------------------------------------------------------------
     case(lambda: plotting.plot_samples(X_NAN), ValueError, r"x contains NaN or inf", "plotting: plotting NaN samples"),
     case(lambda: plotting.plot_contours(lambda x: x.sum(1) * NAN, n=5), ValueError, r"fn returned NaN or -inf at 25 of the 25 points \(the first is x = \[-3.0, -3.0\]\)", "plotting: contours of NaN"),
@@ -226,6 +258,11 @@ BAD_CALLS = [
     case(lambda: plotting.plot_score_field(lambda x: x[:, 0], n=3), ValueError, r"score must map x of shape \(9, 2\).*got shape \(9,\)", "plotting: scalar score field"),
     case(lambda: plotting.plot_energy_2d(lambda x: x.sum(1), max_energy=NAN), ValueError, r"max_energy must be a finite number; got nan", "plotting: NaN clipping level"),
     case(lambda: plotting.plot_density_1d(lambda x: x[:, 0], xlim=(1, 1)), ValueError, r"xlim\[0\] must be an interval \(low, high\) with low < high; got \(1, 1\)", "plotting: empty interval"),
+    case(lambda: plotting.plot_images(torch.zeros(4, 63)), ValueError, r"x of shape \(4, 63\) are not square images: 63 pixels is not a square number", "plotting: images of 63 pixels"),
+    case(lambda: plotting.plot_images(torch.zeros(4, 3, 8, 8)), ValueError, r"x must hold square one-channel images, .*got shape \(4, 3, 8, 8\)", "plotting: colour images"),
+    case(lambda: plotting.plot_images(torch.full((2, 64), NAN)), ValueError, r"x contains NaN or inf in 2 of its 2 rows", "plotting: NaN images"),
+    case(lambda: plotting.image_grid(torch.zeros(4, 64), n_cols=0), ValueError, r"n_cols must be a positive integer; got 0", "plotting: a grid of no columns"),
+    case(lambda: plotting.plot_images(torch.zeros(4, 64), value_range=(1, 0)), ValueError, r"value_range must be \(low, high\) with low < high; got \(1, 0\)", "plotting: value range upside down"),
     # --- processes, ddpm ------------------------------------------------------------------
     case(lambda: processes.VarianceExploding(1.0, 0.5), ValueError, r"sigma_max must be a number > 1; got 0.5", "processes: sigma_max below sigma_min"),
     case(lambda: processes.VarianceExploding(0.0, 5.0), ValueError, r"sigma_min must be a positive number; got 0.0", "processes: geometric VE from sigma 0"),
@@ -237,6 +274,8 @@ BAD_CALLS = [
     case(lambda: VP.sample_marginal(X, 0.5, generator=0), TypeError, r"generator must be a torch.Generator or None; got the int 0", "processes: int seed to sample_marginal"),
     case(lambda: VP.marginal(energies.Gaussian([0.0, 0.0]), 0.5), TypeError, r"mixture must be a GaussianMixture; got Gaussian", "processes: marginal of a Gaussian energy"),
     case(lambda: VP.time_score(lambda x: -x), TypeError, r"score is called as score\(x, sigma\), but the function passed takes \(x\)", "processes: s(x) to time_score"),
+    case(lambda: VP.level_score(lambda x: -x), TypeError, r"score is called as score\(x, t\), but the function passed takes \(x\)", "processes: s(x) to level_score"),
+    case(lambda: VP.level_score(TIME_SCORE)(X, 1000.0), ValueError, r"sigma must be noise levels of this process, in \[0, 152.2\]; got levels in \[1000, 1000\]", "processes: a level beyond the prior"),
     case(lambda: VP.simulate(X, 10, method="heun"), ValueError, r"method must be 'exact' or 'euler_maruyama'; got 'heun'", "processes: unknown simulation method"),
     case(lambda: ddpm.DDPMSchedule([0.1, 1.5]), ValueError, r"betas must be numbers in \(0, 1\); got \[0.1, 1.5\]", "ddpm: beta above 1"),
     case(lambda: ddpm.DDPMSchedule("abc"), TypeError, r"betas must be a 1-D tensor or list of numbers; got 'abc'", "ddpm: string betas"),
@@ -372,11 +411,19 @@ def test_networks_accept_float64_and_answer_in_float64():
     torch.manual_seed(0)
     score_net, energy_net = nets.ScoreMLP(2, hidden=16), nets.EnergyMLP(2, hidden=16)
     conditional = nets.NoiseConditionalScoreMLP(2, hidden=16)
+    images = torch.randn(3, 16, generator=seeded(2))
+    conv, conv_time = (
+        nets.NoiseConditionalScoreCNN(side=4, channels=4),
+        nets.TimeConditionalCNN(4, 4),
+    )
+    torch.nn.init.normal_(conv_time.net.last.weight)  # not the zero function it starts as
     for output, canonical in [
         (score_net(X.double()), score_net(X)),
         (energy_net(X.double()), energy_net(X)),
         (energy_net.score(X.double()), energy_net.score(X)),
         (conditional(X.double(), 0.5), conditional(X, 0.5)),
+        (conv(images.double(), 0.5), conv(images, 0.5)),
+        (conv_time(images.double(), 0.5), conv_time(images, 0.5)),
     ]:
         assert output.dtype == torch.float64
         assert torch.equal(output, canonical.double())

@@ -1,6 +1,7 @@
 """Toy data sets: shapes, reproducibility, and the geometry each one promises."""
 
 import math
+from collections import Counter
 
 import pytest
 import torch
@@ -75,3 +76,46 @@ def test_gaussian_ring_samples_cluster_at_the_mixture_means():
 def test_bad_input_raises_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# --- the handwritten digits -------------------------------------------------------------------
+
+
+def _rows(x):
+    return Counter(tuple(row) for row in x.tolist())
+
+
+def test_digits_split_is_a_stratified_partition_fixed_by_the_seed():
+    train, test, everything = (datasets.digits(split) for split in ("train", "test", "all"))
+    assert everything.x.shape == (1797, 64) and everything.x.dtype == torch.float32
+    assert everything.labels.dtype == torch.int64
+    # train and test together are exactly the data set (as multisets of (image, label) rows)
+    joined = torch.cat([torch.cat([s.x, s.labels[:, None].float()], 1) for s in (train, test)])
+    assert _rows(joined) == _rows(torch.cat([everything.x, everything.labels[:, None].float()], 1))
+    # each class holds out round(20%) of its images
+    per_class = torch.bincount(everything.labels)
+    assert torch.equal(torch.bincount(test.labels), torch.round(0.2 * per_class).long())
+    # the same seed gives the same split, another seed another one
+    assert torch.equal(datasets.digits("test", seed=0).x, test.x)
+    assert not torch.equal(datasets.digits("test", seed=1).x, test.x)
+
+
+def test_digits_pixels_are_the_ink_counts_mapped_linearly_to_the_scale():
+    counts = datasets.digits("all", scale=(0, 16)).x
+    assert torch.equal(counts, counts.round()) and counts.min() == 0 and counts.max() == 16
+    default = datasets.digits("all").x
+    assert torch.allclose(default, counts / 8 - 1)  # 0 -> -1 (blank), 16 -> 1 (full ink)
+    images = datasets.digits("all", shape="image").x
+    assert images.shape == (1797, 1, 8, 8)
+    assert torch.equal(images.reshape(-1, 64), default)  # pixels row by row
+
+
+def test_digits_look_like_digits():
+    # The mean 0 has a hole: its centre pixels hold less ink than the ring around them;
+    # the mean 1 is the other way round.
+    x, labels = datasets.digits("all", scale=(0, 16), shape="image")
+    centre = (slice(3, 5), slice(3, 5))
+    ring = (slice(1, 7), slice(2, 6))
+    zero, one = x[labels == 0, 0].mean(0), x[labels == 1, 0].mean(0)
+    assert zero[centre].mean() < 0.5 * zero[ring].mean()
+    assert one[centre].mean() > one[ring].mean()

@@ -71,3 +71,16 @@ def test_use_book_style_sets_the_palette():
 def test_bad_input_raises_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_image_grid_puts_image_i_at_row_i_div_n_cols_and_column_i_mod_n_cols():
+    images = torch.arange(7 * 16, dtype=torch.float32).reshape(7, 16)  # seven 4 x 4 images
+    grid = plotting.image_grid(images, n_cols=3, padding=2, pad_value=-1.0)
+    assert grid.shape == (3 * 6 + 2, 3 * 6 + 2)
+    for i in range(7):
+        row, col = divmod(i, 3)
+        top, left = 2 + 6 * row, 2 + 6 * col
+        assert torch.equal(grid[top : top + 4, left : left + 4], images[i].reshape(4, 4))
+    assert (grid == -1).sum() == grid.numel() - 7 * 16  # everything else is padding
+    as_images = plotting.image_grid(images.reshape(7, 1, 4, 4), n_cols=3, padding=2, pad_value=-1.0)
+    assert torch.equal(as_images, grid)

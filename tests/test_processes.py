@@ -122,6 +122,38 @@ def test_the_time_score_of_a_mixture_is_the_score_of_its_marginal(name):
 
 
 @pytest.mark.parametrize("name", list(PROCESSES))
+def test_the_level_score_undoes_the_time_score(name):
+    """level_score(time_score(s)) is s at every level of the process's range."""
+    process = PROCESSES[name]
+    low, high = (
+        process._ratio2(torch.tensor([t], dtype=torch.float64)).sqrt().item() for t in (0.0, 1.0)
+    )
+    levels = torch.exp(
+        torch.linspace(math.log(max(low, 1e-3)), math.log(high), 50, dtype=torch.float64)
+    )
+    x = torch.randn(50, 2, generator=seeded(3), dtype=torch.float64)
+    round_trip = process.level_score(process.time_score(MIXTURE.noisy_score))
+    torch.testing.assert_close(
+        round_trip(x, levels), MIXTURE.noisy_score(x, levels), rtol=1e-9, atol=1e-9
+    )
+    with pytest.raises(ValueError, match="sigma must be noise levels of this process"):
+        round_trip(x, 1.01 * high)
+
+
+def test_the_time_of_a_level_solves_the_closed_forms():
+    # VP: sigma^2 / alpha_bar = exp(beta_min t + (beta_max - beta_min) t^2 / 2) - 1, a quadratic in t
+    vp = PROCESSES["VP"]
+    levels = torch.tensor([0.01, 0.1, 1.0, 10.0, 100.0], dtype=torch.float64)
+    a, b, c = 0.5 * (vp.beta_max - vp.beta_min), vp.beta_min, torch.log1p(levels**2)
+    expected = (-b + torch.sqrt(b * b + 4 * a * c)) / (2 * a)
+    torch.testing.assert_close(vp._time_of_level(levels), expected, rtol=1e-12, atol=1e-14)
+    # VE geometric: sigma(t) = sigma_min (sigma_max / sigma_min)^t
+    ve = PROCESSES["VE geometric"]
+    levels = torch.tensor([0.05, 0.5, 5.0], dtype=torch.float64)
+    torch.testing.assert_close(ve._time_of_level(levels), torch.log(levels / 0.05) / math.log(100))
+
+
+@pytest.mark.parametrize("name", list(PROCESSES))
 def test_tweedie_and_the_noise_prediction_of_a_gaussian(name):
     """E[x_0 | x_t] = m + a S C_t^{-1} (x - a m) for data N(m, S); the noise is -std s."""
     process = PROCESSES[name]

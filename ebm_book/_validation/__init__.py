@@ -4,7 +4,7 @@ the argument, shows what was received and says what is expected.
 Every public function checks its arguments with these helpers, at its boundary, instead
 of letting a wrong shape or a NaN travel deep into torch and come back as a cryptic
 error or a silent NaN. The helpers live in four small modules: `scalars` (numbers,
-counts, generators), `points` (batches of points, noise levels, schedules, times, boxes),
+counts, generators), `points` (batches of points, labels, noise levels, schedules, times, boxes),
 `functions` (the caller's functions and what they return) and `mixtures` (the
 parameters of Gaussian mixtures). The book follows one policy per question:
 
@@ -54,6 +54,7 @@ from .mixtures import as_float_tensor, mixture_covariances, mixture_weights, req
 from .points import (
     all_finite,
     require_bounds,
+    require_labels,
     require_noise_levels,
     require_points,
     require_sigmas,
@@ -83,6 +84,7 @@ __all__ = [
     "require_generator",
     "require_in_interval",
     "require_int",
+    "require_labels",
     "require_noise_levels",
     "require_non_negative",
     "require_points",

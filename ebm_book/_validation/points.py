@@ -1,4 +1,4 @@
-"""Checks of tensors: batches of points, noise levels and schedules, times, boxes."""
+"""Checks of tensors: batches of points, class labels, noise levels and schedules, times, boxes."""
 
 from __future__ import annotations
 
@@ -100,6 +100,49 @@ def require_points(x: object, dim: int | None = None, name: str = "x") -> torch.
             f"{name} contains NaN or inf in {_first_bad_row(x, bad)}; it must be finite."
         )
     return x
+
+
+def require_labels(
+    labels: object,
+    n_classes: int,
+    n: int | None = None,
+    name: str = "labels",
+    allow_missing: bool = False,
+) -> torch.Tensor:
+    """Class labels: a non-empty integer tensor of shape ``(N,)``, values in ``0 .. n_classes - 1``.
+
+    With ``n`` the shape must be ``(n,)``, one label per point; with ``allow_missing``
+    the value ``-1`` ("no label", as in classifier-free guidance) is accepted too.
+
+    Examples
+    --------
+    >>> require_labels(torch.tensor([0, 2, 1]), 3)
+    tensor([0, 2, 1])
+    >>> require_labels(torch.tensor([0, 3]), 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: labels must be integers in [0, 3), shape (N,); got shape (2,), values in [0, 3].
+    """
+    shape = f"({n},)" if n is not None else "(N,)"
+    if (
+        not isinstance(labels, torch.Tensor)
+        or labels.dtype == torch.bool
+        or labels.is_floating_point()
+        or labels.is_complex()
+    ):
+        got = f"dtype {labels.dtype}" if isinstance(labels, torch.Tensor) else repr(labels)
+        raise TypeError(f"{name} must be an integer tensor of shape {shape}; got {got}.")
+    low = -1 if allow_missing else 0
+    wrong_shape = labels.ndim != 1 or labels.numel() == 0 or (n is not None and len(labels) != n)
+    if wrong_shape or labels.min() < low or labels.max() >= n_classes:
+        values = (
+            f", values in [{labels.min().item()}, {labels.max().item()}]" if labels.numel() else ""
+        )
+        raise ValueError(
+            f"{name} must be integers in [{low}, {n_classes}){' (-1: no label)' if allow_missing else ''}, "
+            f"shape {shape}; got shape {tuple(labels.shape)}{values}."
+        )
+    return labels
 
 
 def require_noise_levels(
