@@ -42,6 +42,10 @@ class BookPlugin(BasePlugin[BookConfig]):
     def __init__(self) -> None:
         super().__init__()
         self.chapters: list = []
+        self.command = "build"
+
+    def on_startup(self, *, command, dirty):
+        self.command = command  # "build", "gh-deploy" or "serve"
 
     def on_config(self, config):
         site_url.apply_site_url(config)  # before colab, which defaults site_url if empty
@@ -91,6 +95,6 @@ class BookPlugin(BasePlugin[BookConfig]):
         execution.remove_old_caches(config)
         mathjax.copy_mathjax(config)
         page = print_book.finish_print_page(config, self.chapters, self.config.print_solutions)
-        if page is not None and print_book.pdf_wanted():
+        if page is not None and print_book.pdf_wanted(self.command):
             pdf_cache = Path(config.config_file_path).parent / ".cache" / "print-pdf"
             print_book.print_pdf(Path(config.site_dir), page, pdf_cache)

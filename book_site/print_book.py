@@ -13,8 +13,9 @@ and opens (or removes) the solutions.
 ``google-chrome`` on the path), after MathJax has typeset every formula, to
 ``energy-based-models-and-the-score-function.pdf`` at the site's root. The PDF is
 cached, keyed on the page and everything it loads, so a rebuild that changes nothing
-prints nothing. ``EBM_BOOK_PDF=0`` skips the PDF (a build without it warns, and so
-fails when strict, since the home page links to it).
+prints nothing. ``EBM_BOOK_PDF=0`` skips the PDF (a build without a Chromium warns, and
+so fails when strict, since the home page links to it); ``mkdocs serve``, which rebuilds
+on every edit, skips it unless ``EBM_BOOK_PDF=1``.
 """
 
 from __future__ import annotations
@@ -206,8 +207,14 @@ def _finish_solutions(section, solutions: str) -> None:
             box["open"] = ""
 
 
-def pdf_wanted() -> bool:
-    return os.environ.get("EBM_BOOK_PDF", "1") != "0"
+def pdf_wanted(command: str = "build") -> bool:
+    """Whether this build prints the PDF: ``mkdocs build`` and ``gh-deploy`` do, unless
+    ``EBM_BOOK_PDF=0``; ``mkdocs serve`` does not (it rebuilds on every edit), unless
+    ``EBM_BOOK_PDF=1``."""
+    setting = os.environ.get("EBM_BOOK_PDF")
+    if setting is not None:
+        return setting != "0"
+    return command != "serve"
 
 
 def find_chromium() -> str | None:

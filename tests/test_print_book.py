@@ -109,6 +109,16 @@ def test_the_pdf_key_follows_the_page_and_what_it_loads(tmp_path):
     assert len({first, print_book.pdf_key(tmp_path, page)}) == 2
 
 
+def test_the_pdf_is_printed_by_builds_not_by_serve_unless_asked(monkeypatch):
+    monkeypatch.delenv("EBM_BOOK_PDF", raising=False)
+    assert print_book.pdf_wanted("build") and print_book.pdf_wanted("gh-deploy")
+    assert not print_book.pdf_wanted("serve")
+    monkeypatch.setenv("EBM_BOOK_PDF", "1")
+    assert print_book.pdf_wanted("serve")
+    monkeypatch.setenv("EBM_BOOK_PDF", "0")
+    assert not print_book.pdf_wanted("build")
+
+
 def test_a_cached_pdf_is_copied_without_a_browser(tmp_path, monkeypatch):
     (tmp_path / "print_page").mkdir()
     page = tmp_path / "print_page" / "index.html"
