@@ -25,13 +25,14 @@ def tensor_grid(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Nodes and trapezoidal weights of a tensor-product grid on a box.
 
-    Each axis $[a, b]$ gets $n$ equally spaced nodes with spacing $h = (b-a)/(n-1)$ and
-    weights $h$ (halved at the two ends); a node's weight is the product over axes.
+    Each axis, an interval ``(lo, hi)`` of ``bounds``, gets $m$ = ``n_per_axis`` equally
+    spaced nodes, $(\text{hi} - \text{lo})/(m - 1)$ apart, each weighted by that spacing
+    (halved at the two ends); a node's weight is the product over axes.
 
     Returns
     -------
     points, weights
-        Shapes ``(n**d, d)`` and ``(n**d,)``.
+        Shapes ``(m**d, d)`` and ``(m**d,)``.
 
     Examples
     --------
