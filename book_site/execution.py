@@ -28,6 +28,14 @@ Environment variables (used by the tests and the benchmark):
     Seconds a single cell may run (default 300).
 ``EBM_BOOK_SEED_SHIFT``
     Shifts every seed of the book (``ebm_book.seeds``); shifted builds get their own cache.
+``EBM_BOOK_JOBS``
+    How many chapters execute at once (default: the number of processors available).
+
+4. **Chapters execute in parallel.** Each kernel computes on one thread
+   (``single_threaded_kernels``), so a machine with two cores can run two chapters at
+   once. Before MkDocs renders the pages one by one, ``execute_in_parallel`` runs the
+   plugin's own conversion of every chapter in a pool of threads, which fills the
+   cache; the page pass then finds each chapter there.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import logging
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import mkdocs_jupyter.convert
@@ -45,7 +54,7 @@ from mkdocs.exceptions import PluginError
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from . import provenance
-from .markup import PLUGIN, wrap_plugin_function
+from .markup import PLUGIN, notebook_converter, wrap_plugin_function
 
 log = logging.getLogger("mkdocs.plugins.ebm-book.execution")
 
@@ -202,3 +211,43 @@ def remove_old_caches(config) -> None:
         if old.is_dir() and not old.name.startswith(this_version):
             shutil.rmtree(old)
             log.info("Removed the notebook cache of an older %s: %s", PACKAGE_DIR, old.name)
+
+
+def parallel_jobs() -> int:
+    """``EBM_BOOK_JOBS``, or the number of processors this process may use."""
+    chosen = os.environ.get("EBM_BOOK_JOBS", "").strip()
+    if chosen:
+        if not chosen.isdigit() or int(chosen) < 1:
+            raise PluginError(f"EBM_BOOK_JOBS must be a whole number >= 1, got {chosen!r}")
+        return int(chosen)
+    available = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return len(available) if available else os.cpu_count() or 1
+
+
+def _fill_cache(file, config, files) -> None:
+    """Execute one chapter (or read it from the cache) as the page pass would: the real
+    page is rendered later and then finds the result cached."""
+    notebook_converter(config.plugins[PLUGIN], file.page, config, files)()
+
+
+def execute_in_parallel(chapters: list, config, files, jobs: int | None = None) -> None:
+    """Fill the notebook cache for every chapter, ``jobs`` chapters at a time.
+
+    Chapters are started from the last one: the later chapters take longest, and
+    starting the longest first keeps every processor busy until the end. The first
+    error stops the chapters not yet started and fails the build, naming the chapter.
+    """
+    jobs = parallel_jobs() if jobs is None else jobs
+    pages = [file for file in chapters if file.page is not None]
+    if jobs < 2 or len(pages) < 2:
+        return  # the page pass executes them one by one, as mkdocs-jupyter alone would
+    start, jobs = time.perf_counter(), min(jobs, len(pages))
+    with ThreadPoolExecutor(jobs, thread_name_prefix="chapter") as pool:
+        futures = [pool.submit(_fill_cache, file, config, files) for file in reversed(pages)]
+        try:
+            for future in as_completed(futures):
+                future.result()  # the first chapter to fail raises here
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    log.info("Chapters ready in %.1f s (%d at a time)", time.perf_counter() - start, jobs)

@@ -12,6 +12,7 @@ Pages are parsed with BeautifulSoup (Python's own ``html.parser``, no extra depe
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib.metadata
 import inspect
@@ -202,3 +203,24 @@ def wrap_plugin_function(
     wrapper = make_wrapper(original)
     functools.update_wrapper(wrapper, original)
     setattr(module, name, wrapper)
+
+
+def notebook_converter(plugin, page, config, files) -> Callable[[], dict]:
+    """The plugin's conversion of a chapter page, as a function to call: it executes the
+    chapter (or reads the plugin's cache) and writes the cache, as rendering the page
+    would. Works on a copy of the page, whose methods the plugin replaces.
+
+    With ``markdown_cell_processor: mkdocs``, the plugin's ``on_pre_page`` leaves the
+    conversion on the page as ``_mkdocs_jupyter_content``; the build fails naming the
+    plugin's version if it no longer does.
+    """
+    copied = copy.copy(page)
+    plugin.on_pre_page(copied, config=config, files=files)
+    converter = getattr(copied, "_mkdocs_jupyter_content", None)
+    if not callable(converter):
+        raise PluginError(
+            f"{PLUGIN} {plugin_version()} no longer leaves its conversion on the page "
+            "(page._mkdocs_jupyter_content), which the book's build calls to execute "
+            "chapters in parallel (book_site/markup.py): update book_site for this version."
+        )
+    return converter

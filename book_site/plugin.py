@@ -57,6 +57,11 @@ class BookPlugin(BasePlugin[BookConfig]):
         self.chapters = [file for file in files if colab.is_chapter(file)]
         return files
 
+    def on_nav(self, nav, config, files):
+        # Every page exists now, and none has been rendered: execute the chapters.
+        execution.execute_in_parallel(self.chapters, config, files)
+        return nav
+
     def on_page_content(self, html, page, config, files):
         module = api_pages.documented_module(page)
         if module is not None:

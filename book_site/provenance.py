@@ -43,25 +43,60 @@ class ChapterRun:
     seed_shift: int
 
 
+# Chapters may execute in parallel threads (execution.execute_in_parallel). A chapter's
+# memory is its own kernel's: kernels start one at a time, so that each measurement
+# can tell which new child process is its kernel.
+_KERNEL_START = threading.Lock()
+
+
+def _memory_mib(process) -> float:
+    """Resident memory of a process and all its descendants, in MiB."""
+    import psutil
+
+    total = 0
+    for each in [process, *process.children(recursive=True)]:
+        try:
+            total += each.memory_info().rss
+        except psutil.Error:  # it ended between the listing and the read
+            pass
+    return total / 2**20
+
+
 @contextmanager
 def measured() -> Iterator[dict[str, float]]:
-    """Time a block and sample the memory of this process's children (the chapter's
-    kernel) every 50 ms; yields a dict that gets ``seconds`` and ``peak_mib``."""
+    """Time a block and sample the memory of the child process it starts (the chapter's
+    kernel, with its own children) every 50 ms; yields a dict that gets ``seconds`` and
+    ``peak_mib``.
+
+    Blocks may run in parallel threads. The first new child of this process that a
+    block sees is its kernel: until it appears, no other measured block may start.
+    """
     import psutil
 
     result: dict[str, float] = {"peak_mib": 0.0}
-    done = threading.Event()
+    me = psutil.Process()
+    done, found = threading.Event(), threading.Event()
+    _KERNEL_START.acquire()
+    others = {child.pid for child in me.children()}
+
+    def let_the_next_kernel_start() -> None:
+        if not found.is_set():
+            found.set()
+            _KERNEL_START.release()
 
     def sample() -> None:
-        me = psutil.Process()
+        kernel = None
         while not done.wait(0.05):
-            total = 0
-            for child in me.children(recursive=True):
-                try:
-                    total += child.memory_info().rss
-                except psutil.Error:  # the kernel ended between the listing and the read
-                    pass
-            result["peak_mib"] = max(result["peak_mib"], total / 2**20)
+            if kernel is None:
+                new = [child for child in me.children() if child.pid not in others]
+                if not new:
+                    continue
+                kernel = new[0]
+                let_the_next_kernel_start()
+            try:
+                result["peak_mib"] = max(result["peak_mib"], _memory_mib(kernel))
+            except psutil.NoSuchProcess:  # the kernel has shut down
+                return
 
     sampler = threading.Thread(target=sample, daemon=True)
     start = time.perf_counter()
@@ -71,6 +106,7 @@ def measured() -> Iterator[dict[str, float]]:
     finally:
         done.set()
         sampler.join()
+        let_the_next_kernel_start()  # if the block ended before a kernel appeared
         result["seconds"] = time.perf_counter() - start
 
 

@@ -21,14 +21,22 @@ NOTEBOOK_PLUGIN = """\
 
 
 def build_mini_book(
-    root: Path, chapter: str, name: str = "tiny", book_plugin: bool = False
+    root: Path,
+    chapter: str | dict[str, str],
+    name: str = "tiny",
+    book_plugin: bool = False,
+    jobs: int = 1,
 ) -> subprocess.CompletedProcess:
-    """Write ``chapter`` (jupytext source) as the only chapter of a book in ``root`` and run
-    ``mkdocs build --strict``; with ``book_plugin`` the book's own ``ebm-book`` plugin runs
-    after the notebook plugin, as in ``mkdocs.yml``. Returns the finished process."""
+    """Write ``chapter`` (jupytext source) as the only chapter of a book in ``root``, or
+    several (a dict of name to source), and run ``mkdocs build --strict``; with
+    ``book_plugin`` the book's own ``ebm-book`` plugin runs after the notebook plugin, as
+    in ``mkdocs.yml``, executing ``jobs`` chapters at a time. Returns the finished
+    process."""
+    chapters = chapter if isinstance(chapter, dict) else {name: chapter}
     (root / "docs" / "chapters").mkdir(parents=True)
     (root / "docs" / "index.md").write_text("# Home\n", encoding="utf-8")
-    (root / "docs" / "chapters" / f"{name}.py").write_text(chapter, encoding="utf-8")
+    for each, source in chapters.items():
+        (root / "docs" / "chapters" / f"{each}.py").write_text(source, encoding="utf-8")
     config = (
         "site_name: mini\n"
         "extra:\n  repository: owner/book\n"
@@ -41,6 +49,7 @@ def build_mini_book(
         **os.environ,
         "NO_MKDOCS_2_WARNING": "1",
         "EBM_BOOK_NOTEBOOK_CACHE": str(root / "cache"),
+        "EBM_BOOK_JOBS": str(jobs),
     }
     environment.pop("EBM_BOOK_CLAIMS_LOG", None)  # claims must raise, as in a real build
     command = [

@@ -350,3 +350,30 @@ def test_the_installed_plugin_has_what_the_build_wraps():
         original = getattr(module, name)
         markup.wrap_plugin_function(module, name, expected, lambda f: lambda *a, **k: f(*a, **k))
         setattr(module, name, original)  # leave the plugin as it was
+
+
+def test_the_installed_plugin_leaves_its_conversion_on_the_page(tmp_path):
+    """execution.execute_in_parallel calls it; a plugin that stops leaving it is named."""
+    from types import SimpleNamespace
+
+    import mkdocs_jupyter.plugin
+
+    plugin = mkdocs_jupyter.plugin.Plugin()
+    plugin.load_config(
+        {"include": ["*.py"], "markdown_cell_processor": "mkdocs", "execute": True,
+         "cache_dir": str(tmp_path / "cache")}
+    )  # fmt: skip
+    plugin.on_pre_build({})
+    chapter = tmp_path / "c.py"
+    chapter.write_text("# %%\nprint(6 * 7)\n", encoding="utf-8")
+    file = SimpleNamespace(abs_src_path=str(chapter), src_path="c.py")
+    page = SimpleNamespace(file=file, title=None, abs_url="/c/", meta={}, render=None)
+    config = {"theme": SimpleNamespace(name="material")}
+    converted = markup.notebook_converter(plugin, page, config, files=None)()
+    assert "print" in converted["content"] and ">42\n<" in converted["content"]
+    assert list((tmp_path / "cache").glob("*.json"))  # the page pass will find it there
+    assert page.render is None  # the page itself was left alone
+
+    plugin.config["markdown_cell_processor"] = "jupyter"  # then the conversion is not left
+    with pytest.raises(PluginError, match=r"mkdocs-jupyter \S+ no longer leaves its conversion"):
+        markup.notebook_converter(plugin, page, config, files=None)

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import jupytext
@@ -22,7 +23,7 @@ import yaml
 from bs4 import BeautifulSoup
 from nbclient import NotebookClient
 
-from book_site.execution import encrypted_kernel_config
+from book_site.execution import encrypted_kernel_config, parallel_jobs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((REPO_ROOT / "docs" / "chapters").glob("*.py"))
@@ -130,13 +131,12 @@ def installed_wheel(tmp_path_factory):
     return target
 
 
-def test_notebook_runs_as_in_colab(notebook, installed_wheel, tmp_path, monkeypatch):
-    """Fresh kernel, empty working directory, the wheel's package first on the path."""
-    monkeypatch.setenv("PYTHONPATH", str(installed_wheel))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+def run_as_in_colab(notebook: nbformat.NotebookNode, wheel: Path, folder: Path) -> str:
+    """Execute a copy of ``notebook`` in a fresh kernel, in an empty working directory,
+    with the wheel's package first on the path; return what its last cell printed."""
     check = nbformat.v4.new_code_cell(
         "import ebm_book, pathlib\n"
-        f"assert pathlib.Path(ebm_book.__file__).is_relative_to({str(installed_wheel)!r}), ebm_book.__file__\n"
+        f"assert pathlib.Path(ebm_book.__file__).is_relative_to({str(wheel)!r}), ebm_book.__file__\n"
         "print('ebm_book from', ebm_book.__file__)"
     )
     notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))  # a private copy
@@ -145,9 +145,40 @@ def test_notebook_runs_as_in_colab(notebook, installed_wheel, tmp_path, monkeypa
         notebook,
         timeout=300,
         kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
+        resources={"metadata": {"path": str(folder)}},
         config=encrypted_kernel_config(),  # as in the build: no "without encryption" warning
     )
     client.execute()  # raises CellExecutionError, naming the cell, on any error
-    outputs = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
-    assert "ebm_book from" in outputs
+    return "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
+
+
+@pytest.fixture(scope="module")
+def colab_runs(built_site, installed_wheel, tmp_path_factory) -> dict[str, Future]:
+    """Every published notebook run as in Colab, several at a time as the build runs the
+    chapters (each kernel on one math thread): each chapter's future run."""
+    notebooks = {
+        chapter.stem: nbformat.read(
+            built_site.site_dir / "notebooks" / f"{chapter.stem}.ipynb", as_version=4
+        )
+        for chapter in CHAPTERS
+    }
+    with pytest.MonkeyPatch.context() as environment:  # the kernels inherit it
+        environment.setenv("PYTHONPATH", str(installed_wheel))
+        environment.setenv("MPLBACKEND", "Agg")
+        environment.setenv("OMP_NUM_THREADS", "1")
+        with ThreadPoolExecutor(parallel_jobs()) as pool:
+            runs = {
+                stem: pool.submit(
+                    run_as_in_colab, notebook, installed_wheel, tmp_path_factory.mktemp(stem)
+                )
+                for stem, notebook in reversed(notebooks.items())  # the longest first
+            }
+            wait(runs.values())
+    return runs
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])
+def test_notebook_runs_as_in_colab(chapter, colab_runs):
+    """Fresh kernel, empty working directory, the wheel's package first on the path."""
+    printed = colab_runs[chapter.stem].result()  # raises the cell's error, if one failed
+    assert "ebm_book from" in printed

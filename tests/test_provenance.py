@@ -25,6 +25,34 @@ def test_a_measured_block_reports_its_time_and_its_childrens_memory():
     assert numbers["peak_mib"] > 40  # the child's 50 MB buffer, seen while it slept
 
 
+def test_blocks_measured_at_once_each_report_their_own_childs_memory():
+    """Chapters execute in parallel threads: each must report its own kernel's memory."""
+    import subprocess
+    import sys
+    import threading
+
+    results: dict[int, dict[str, float]] = {}
+
+    def run(megabytes: int) -> None:
+        with provenance.measured() as numbers:
+            child = subprocess.Popen(
+                [sys.executable, "-c",
+                 f"x = bytearray({megabytes} * 2**20); import time; time.sleep(1.5)"]
+            )  # fmt: skip
+            child.wait()
+        results[megabytes] = numbers
+
+    threads = [threading.Thread(target=run, args=(mb,)) for mb in (20, 300)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # A Python interpreter alone is about 10-20 MiB: each block sees its child's buffer
+    # and not the other one's (whose 300 MiB would dominate the small block's number).
+    assert 20 < results[20]["peak_mib"] < 120
+    assert 300 < results[300]["peak_mib"] < 420
+
+
 def test_runs_are_kept_beside_the_cache_and_the_page_says_where_they_came_from(tmp_path):
     chapter = tmp_path / "chapters" / "01_x.py"
     chapter.parent.mkdir()
