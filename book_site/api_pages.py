@@ -3,20 +3,21 @@
 mkdocstrings renders each module's docstrings (``docs/api/<module>.md`` holds one
 ``::: ebm_book.<module>``). Their highlighted source, inlined, made the reference 1.5 MB
 of HTML; instead each page gets a link to its module's file in the repository, at the
-commit the site was built from (the pin that the Colab notebooks install, see ``colab``).
+commit the site was built from (the pin that the Colab notebooks install, see ``colab``),
+written into the page's Markdown under its title.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
-from bs4 import BeautifulSoup
+from mkdocs.exceptions import PluginError
 
 SOURCE_URL = "https://github.com/{repository}/blob/{pin}/{path}"
 TREE_URL = "https://github.com/{repository}/tree/{pin}/{path}"
 MODULE_DIRECTIVE = re.compile(r"^::: (ebm_book(?:\.\w+)*)\s*$", re.MULTILINE)
+TITLE = re.compile(r"^# .*\n", re.MULTILINE)
 
 
 def documented_module(page) -> str | None:
@@ -27,30 +28,29 @@ def documented_module(page) -> str | None:
     return match.group(1) if match else None
 
 
-def source_path(module: str) -> tuple[str, bool]:
-    """The module's path in the repository, and whether it is a folder (a package)."""
-    spec = importlib.util.find_spec(module)
+def source_path(module: str, project_root: Path) -> tuple[str, bool]:
+    """The module's path in the repository, and whether it is a folder (a package).
+
+    Read from the files, not by importing the module: importing ``ebm_book`` imports
+    PyTorch, seconds of every rebuild.
+    """
     relative = module.replace(".", "/")
-    if spec is not None and spec.origin and Path(spec.origin).name == "__init__.py":
+    if (project_root / relative / "__init__.py").is_file():
         return f"{relative}/", True
-    return f"{relative}.py", False
+    if (project_root / f"{relative}.py").is_file():
+        return f"{relative}.py", False
+    raise PluginError(f"the API reference documents {module}, which has no file {relative}.py")
 
 
-def add_source_link(content: BeautifulSoup, module: str, config) -> None:
-    """Put "Source: <path>" under the page's title, linking to the file at the built commit."""
-    path, is_folder = source_path(module)
+def with_source_link(markdown: str, module: str, config) -> str:
+    """The page's Markdown with "Source: <path>" under its title, linking to the file at
+    the built commit. Added to the Markdown, not to the HTML: nothing has to be parsed."""
+    path, is_folder = source_path(module, Path(config.config_file_path).parent)
     url = (TREE_URL if is_folder else SOURCE_URL).format(
         repository=config.extra["repository"], pin=config.extra["notebook_pin"], path=path
     )
-    paragraph = content.new_tag("p", attrs={"class": "ebm-source"})
-    paragraph.append("Source: ")
-    link = content.new_tag("a", href=url)
-    code = content.new_tag("code")
-    code.string = path
-    link.append(code)
-    paragraph.append(link)
-    title = content.find("h1")
+    link = f"Source: [`{path}`]({url})\n{{: .ebm-source }}\n"
+    title = TITLE.search(markdown)
     if title is None:
-        content.insert(0, paragraph)
-    else:
-        title.insert_after(paragraph)
+        return f"{link}\n{markdown}"
+    return f"{markdown[: title.end()]}\n{link}{markdown[title.end() :]}"

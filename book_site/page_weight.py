@@ -65,17 +65,19 @@ def write_stylesheet(css: str, site_dir: str) -> str:
     return path
 
 
-def link_shared_stylesheet(page: BeautifulSoup, page_url: str, site_dir: str) -> None:
-    """Replace the notebook's inline ``<style>`` blocks by one link to a shared file."""
+def link_shared_stylesheet(page: BeautifulSoup, page_url: str, site_dir: str) -> str | None:
+    """Replace the notebook's inline ``<style>`` blocks by one link to a shared file; return
+    the file's site path (``None`` if the page had no such blocks)."""
     styles = [element for element in header_of(page) if element.name == "style"]
     if not styles:
-        return
+        return None
     css = "\n".join(style.get_text().strip() for style in styles)
     path = write_stylesheet(css, site_dir)
     link = page.new_tag("link", rel="stylesheet", href=get_relative_url(path, page_url))
     styles[0].replace_with(link)  # where the first block was; the others go
     for style in styles[1:]:
         style.decompose()
+    return path
 
 
 def slim_cells(page: BeautifulSoup) -> None:

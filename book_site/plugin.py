@@ -20,6 +20,7 @@ from . import (
     colab,
     execution,
     figures,
+    finished_pages,
     mathjax,
     page_weight,
     print_book,
@@ -27,7 +28,7 @@ from . import (
     site_url,
     solutions,
 )
-from .markup import PLUGIN, notebook_of, parse
+from .markup import PLUGIN, header_of, notebook_of, parse
 
 
 class BookConfig(Config):
@@ -43,11 +44,14 @@ class BookPlugin(BasePlugin[BookConfig]):
         super().__init__()
         self.chapters: list = []
         self.command = "build"
+        self.finished: finished_pages.FinishedPages | None = None
 
     def on_startup(self, *, command, dirty):
         self.command = command  # "build", "gh-deploy" or "serve"
 
     def on_config(self, config):
+        project_root = Path(config.config_file_path).parent
+        self.finished = finished_pages.FinishedPages(project_root)
         site_url.apply_site_url(config)  # before colab, which defaults site_url if empty
         colab.configure(config)
         execution.configure(config)
@@ -62,35 +66,62 @@ class BookPlugin(BasePlugin[BookConfig]):
         execution.execute_in_parallel(self.chapters, config, files)
         return nav
 
-    def on_page_content(self, html, page, config, files):
+    def on_page_markdown(self, markdown, page, config, files):
         module = api_pages.documented_module(page)
-        if module is not None:
-            content = parse(html)
-            api_pages.add_source_link(content, module, config)
-            return str(content)
-        if not colab.is_chapter(page.file):
+        if module is None:
+            return markdown
+        return api_pages.with_source_link(markdown, module, config)
+
+    def on_page_content(self, html, page, config, files):
+        if not colab.is_chapter(page.file) or self.finished is None:
             return html
+        return self.finished.finished(
+            html,
+            ["content", page.url, config.extra["repository"]],  # the Colab and download links
+            config.site_dir,
+            lambda raw: (self._prepare_chapter_content(raw, page, config), []),
+        )
+
+    @staticmethod
+    def _prepare_chapter_content(html, page, config) -> str:
+        """Notebook buttons, solutions in boxes, code cells as plain code. Done here, before
+        the search index and the print page read the content: plain cells are a fifth of
+        the markup, which they then need not parse."""
         content = parse(html)
         colab.add_notebook_buttons(content, page, config)
         solutions.wrap_solutions(content)
+        page_weight.slim_cells(content)
         return str(content)
 
     def on_post_page(self, output, page, config):
         output = mathjax.remove_plugin_loader(output, config)
         source = page.file.abs_src_path
-        if not (source and source.endswith(".py")):
+        if not (source and source.endswith(".py")) or self.finished is None:
             return output
+        return self.finished.finished(
+            output,
+            [Path(source).read_bytes(), page.url],  # figure descriptions; relative links
+            config.site_dir,
+            lambda raw: self._finish_chapter_page(raw, page, config),
+        )
+
+    def _finish_chapter_page(self, output, page, config) -> tuple[str, list[str]]:
+        """Math, figure descriptions, shared stylesheet, palette figures; no copy-widget
+        script, no indentation."""
         document = parse(output)
         if notebook_of(document) is None:
-            return output
+            return output, []
         mathjax.unescape_math(notebook_of(document))  # type: ignore[arg-type]
-        code = [cell for cell in jupytext.read(source).cells if cell.cell_type == "code"]
+        code = [
+            cell for cell in jupytext.read(page.file.abs_src_path).cells if cell.cell_type == "code"
+        ]
         figures.describe_figures(document, code, page.file.src_uri)
-        page_weight.link_shared_stylesheet(document, page.url, config.site_dir)
+        stylesheet = page_weight.link_shared_stylesheet(document, page.url, config.site_dir)
         cache = Path(config.config_file_path).parent / ".cache" / "palette-png"
         page_weight.compress_embedded_figures(document, cache)
-        page_weight.slim_cells(document)
-        return str(document)
+        page_weight.drop_clipboard_scripts(header_of(document))  # the plugin adds it late
+        page_weight.squeeze(notebook_of(document))  # type: ignore[arg-type]  # to the page's end
+        return str(document), [stylesheet] if stylesheet else []
 
     @event_priority(-100)  # after mkdocs-print-site-plugin has written the print page
     def on_post_build(self, config):
@@ -98,6 +129,8 @@ class BookPlugin(BasePlugin[BookConfig]):
         provenance.write_page(config, self.chapters, execution.EXECUTED, cache_dir)
         colab.write_notebooks(self.chapters, config)
         execution.remove_old_caches(config)
+        if self.finished is not None:
+            self.finished.remove_unused()
         mathjax.copy_mathjax(config)
         page = print_book.finish_print_page(config, self.chapters, self.config.print_solutions)
         if page is not None and print_book.pdf_wanted(self.command):

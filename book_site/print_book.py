@@ -35,6 +35,7 @@ import jupytext
 from bs4 import BeautifulSoup, Tag
 
 from . import figures, mathjax, page_weight
+from .finished_pages import build_code_digest
 from .markup import NOTEBOOK_CLASS, notebook_of, parse
 
 log = logging.getLogger("mkdocs.plugins.ebm-book.print")
@@ -67,7 +68,7 @@ def finish_print_page(config, chapters: list, solutions: str) -> Path | None:
     if not path.exists():
         return None
     raw = path.read_text(encoding="utf-8")
-    key = hashlib.sha256(f"{solutions}\n{_finishing_code()}\n{raw}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"{solutions}\n{build_code_digest()}\n{raw}".encode()).hexdigest()[:24]
     cached = Path(config.config_file_path).parent / ".cache" / "print-page" / f"{key}.html"
     if cached.exists():  # its shared stylesheets are the chapter pages' own
         shutil.copyfile(cached, path)
@@ -107,14 +108,6 @@ def finish_print_page(config, chapters: list, solutions: str) -> Path | None:
     cached.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, cached)
     return path
-
-
-def _finishing_code() -> str:
-    """A digest of the build code (this package), so that a change to it refinishes."""
-    digest = hashlib.sha256()
-    for module in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(module.read_bytes())
-    return digest.hexdigest()
 
 
 def _notebook_stylesheet(section) -> str:

@@ -155,6 +155,17 @@ def _hardware() -> str:
     return f"{processor}, {cores} cores; {gpu}"
 
 
+def machine(cache_dir: str | Path, executed: set[str]) -> str:
+    """The machine that executed the chapters: this one if this build executed any (and
+    it is kept beside the cache), else the one kept. Asking PyTorch about GPUs takes
+    seconds, which a rebuild that executes nothing does not spend."""
+    kept = Path(cache_dir) / "provenance" / "machine.txt"
+    if executed or not kept.is_file():
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(_hardware(), encoding="utf-8")
+    return kept.read_text(encoding="utf-8")
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
@@ -202,7 +213,7 @@ def page_html(config, chapters: list, executed: set[str], cache_dir: str | Path)
         ["Python", html.escape(sys.version.split()[0])],
         *[[name, html.escape(_version(name))] for name in LIBRARIES],
         ["ebm-book", html.escape(_version("ebm-book"))],
-        ["machine", html.escape(_hardware())],
+        ["machine", html.escape(machine(cache_dir, executed))],
     ]
     build_table = _table(["", ""], build)
     commands = (

@@ -18,7 +18,10 @@ from urllib.parse import urlsplit
 
 import jupytext
 import pytest
+from bs4 import BeautifulSoup
 from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 LOCAL_HOSTS = {"", "127.0.0.1", "localhost"}
 # What a reader downloads of a chapter page without its embedded images, compressed as a
@@ -241,6 +244,19 @@ def test_api_pages_are_light(built_site):
     for page in pages:
         size = page.stat().st_size
         assert size < MAX_API_HTML_BYTES, f"{page.relative_to(built_site.site_dir)}: {size} bytes"
+
+
+def test_every_api_page_links_to_its_module_under_its_title(built_site):
+    for page in sorted((built_site.site_dir / "api").rglob("index.html")):
+        html = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        title = html.select_one("article h1")
+        if title is None or not title.get_text().startswith("ebm_book"):
+            continue  # the reference's own index page
+        source = title.find_next_sibling("p")
+        assert source is not None and "ebm-source" in source.get("class", []), page
+        path = source.a.get_text()
+        assert (REPO_ROOT / path).exists(), f"{page}: links to {path}, which is not there"
+        assert str(source.a["href"]).endswith(path)
 
 
 def test_whole_chapter_page_with_figures_stays_under_2_mb(built_site, chapter_file):
