@@ -77,6 +77,30 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.stem in SLOW_MODULES and item.path.parent.name == "tests":
             item.add_marker(pytest.mark.slow)
+    deselect_chapter_runs_that_the_notebooks_repeat(config, items)
+
+
+def deselect_chapter_runs_that_the_notebooks_repeat(config, items) -> None:
+    """Run each chapter once in a fresh kernel, not twice.
+
+    ``test_chapters`` runs a chapter's source in a fresh kernel (a quick check of one
+    chapter without building the site); ``test_notebooks`` runs the notebook published
+    from it, every cell of the source plus a set-up cell, in a fresh kernel too, with the
+    package installed from a wheel. When a run collects both for a chapter, the first
+    adds nothing but minutes, and is left out.
+    """
+    in_colab = {
+        item.callspec.id
+        for item in items
+        if item.path.stem == "test_notebooks"
+        and item.originalname == "test_notebook_runs_as_in_colab"
+    }
+    repeated = [
+        item for item in items if item.path.stem == "test_chapters" and item.callspec.id in in_colab
+    ]
+    if repeated:
+        config.hook.pytest_deselected(items=repeated)
+        items[:] = [item for item in items if item not in repeated]
 
 
 SCHEMES = ("light", "dark")  # the browser's colour-scheme preference
