@@ -14,7 +14,7 @@ Whatever the reader's code does (raise, return the wrong type, produce NaN) the 
 catches it and explains, so "run all" never stops at an exercise.
 
 One module per chapter holds that chapter's graders (``ch01_energies``, ``ch02_langevin``,
-``ch03_score_matching``, ``ch04_annealing``, ``ch05_likelihood``, ``ch06_diffusion``;
+``ch03_score_matching``, ``ch04_annealing``, ``ch05_likelihood``, ``ch06_diffusion``, ``ch07_digits``;
 each may gather graders from topic modules beside it), all built with the framework in ``_framework`` (the `checker` decorator, the
 `diagnose`, `compare_formula` and `multiple_choice` helpers). A chapter imports its
 graders in one line from its module; all of them are also available from here:
@@ -69,12 +69,14 @@ from .ch05_likelihood import (
     check_runaway_diagnosis,
 )
 from .ch06_diffusion import check_ddim, check_flow_velocity, check_wrong_prior
+from .ch07_digits import check_closer_probability, check_inpainting_step, check_truncated_model
 
 __all__ = [
     "CheckFailed",
     "CheckResult",
     "check_annealed_langevin",
     "check_boltzmann_probabilities",
+    "check_closer_probability",
     "check_ddim",
     "check_error_bar_diagnosis",
     "check_flow_velocity",
@@ -84,6 +86,7 @@ __all__ = [
     "check_geometric_sigmas",
     "check_implicit_score_matching",
     "check_importance_sampling",
+    "check_inpainting_step",
     "check_langevin_sampler",
     "check_log_z_gradient",
     "check_mala_log_acceptance",
@@ -98,6 +101,7 @@ __all__ = [
     "check_small_sigma_diagnosis",
     "check_stuck_weights",
     "check_three_well",
+    "check_truncated_model",
     "check_variance_after",
     "check_wrong_prior",
     "checker",
