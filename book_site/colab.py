@@ -44,6 +44,7 @@ from bs4 import BeautifulSoup
 from mkdocs.exceptions import PluginError
 from mkdocs.utils import get_relative_url
 
+from .finished_pages import FinishedPages
 from .markup import PROSE_TAG, SOLUTION_TAG
 
 log = logging.getLogger("mkdocs.plugins.ebm-book.colab")
@@ -213,11 +214,27 @@ def add_notebook_buttons(content: BeautifulSoup, page, config) -> None:
         title.insert_after(buttons)
 
 
-def write_notebooks(chapters: list, config) -> None:
-    """Write every chapter's notebook into the built site."""
+def write_notebooks(chapters: list, config, finished: FinishedPages | None = None) -> None:
+    """Write every chapter's notebook into the built site (through ``finished``, a cache
+    of finished pages, when given: a rebuild then converts no unchanged chapter)."""
     for file in chapters:
-        notebook = colab_notebook(Path(file.abs_src_path), file.src_uri, config)
+        source = Path(file.abs_src_path)
+
+        def convert(_: str, source: Path = source, uri: str = file.src_uri) -> tuple[str, list]:
+            text = nbformat.writes(colab_notebook(source, uri, config))
+            return (text if text.endswith("\n") else text + "\n"), []
+
+        inputs = [
+            "notebook", file.src_uri, config.extra["repository"],
+            config.extra["notebook_pin"], config.site_url or "",
+        ]  # fmt: skip
+        raw = source.read_text(encoding="utf-8")
+        text = (
+            finished.finished(raw, inputs, config.site_dir, convert)
+            if finished
+            else convert(raw)[0]
+        )
         target = Path(config.site_dir) / _notebook_path(file)
         target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(notebook, target)
+        target.write_text(text, encoding="utf-8")
         log.info("wrote %s", target.relative_to(config.site_dir))

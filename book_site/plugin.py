@@ -127,7 +127,7 @@ class BookPlugin(BasePlugin[BookConfig]):
     def on_post_build(self, config):
         cache_dir = config.plugins[PLUGIN].config["cache_dir"]
         provenance.write_page(config, self.chapters, execution.EXECUTED, cache_dir)
-        colab.write_notebooks(self.chapters, config)
+        colab.write_notebooks(self.chapters, config, self.finished)
         execution.remove_old_caches(config)
         if self.finished is not None:
             self.finished.remove_unused()

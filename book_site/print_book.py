@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import jupytext
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, SoupStrainer, Tag
 
 from . import figures, mathjax, page_weight
 from .finished_pages import build_code_digest
@@ -225,7 +225,8 @@ def find_chromium() -> str | None:
 def pdf_key(site_dir: Path, page: Path) -> str:
     """A hash of the print page and of every local file it loads."""
     digest = hashlib.sha256(page.read_bytes())
-    soup = BeautifulSoup(page.read_bytes(), "html.parser")
+    only_loaders = SoupStrainer(["link", "script"])  # a third of the time of a full parse
+    soup = BeautifulSoup(page.read_bytes(), "html.parser", parse_only=only_loaders)
     targets = [tag.get("href") for tag in soup.find_all("link", rel="stylesheet")]
     targets += [tag.get("src") for tag in soup.find_all("script", src=True)]
     for target in sorted(str(t) for t in targets if t):

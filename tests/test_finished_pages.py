@@ -99,3 +99,28 @@ def test_an_api_page_gets_a_link_to_its_module_under_its_title(tmp_path):
 def test_an_api_page_of_a_module_without_a_file_is_named(tmp_path):
     with pytest.raises(PluginError, match="ebm_book.missing, which has no file"):
         api_pages.with_source_link("# m\n", "ebm_book.missing", config_for(tmp_path))
+
+
+def test_colab_notebooks_come_from_the_cache_unchanged(tmp_path, monkeypatch):
+    from book_site import colab
+
+    chapter = tmp_path / "docs" / "chapters" / "01_x.py"
+    chapter.parent.mkdir(parents=True)
+    chapter.write_text("# %% [markdown]\n# # One\n\n# %%\nprint(1)\n", encoding="utf-8")
+    file = SimpleNamespace(abs_src_path=str(chapter), src_uri="chapters/01_x.py")
+    config = SimpleNamespace(
+        site_dir=str(tmp_path / "site"),
+        site_url="https://example.org/book/",
+        extra={"repository": "owner/book", "notebook_pin": "abc123"},
+    )
+    colab.write_notebooks([file], config, FinishedPages(tmp_path))
+    first = (tmp_path / "site" / "notebooks" / "01_x.ipynb").read_text(encoding="utf-8")
+    assert "abc123" in first and "print(1)" in first
+
+    def no_conversion(*args):
+        raise AssertionError("an unchanged chapter was converted again")
+
+    monkeypatch.setattr(colab, "colab_notebook", no_conversion)
+    colab.write_notebooks([file], config, FinishedPages(tmp_path))
+    again = (tmp_path / "site" / "notebooks" / "01_x.ipynb").read_text(encoding="utf-8")
+    assert again == first
