@@ -8,7 +8,9 @@ none leaves 127.0.0.1. The math and code checks run again after Material's
 instant navigation. Also: the light/dark toggle and
 search.
 
-Screenshots of every page land in build/screenshots/ for people to look at.
+Screenshots of every page land in build/screenshots/ for people to look at: whole pages,
+or only their first screen with ``EBM_BOOK_FULL_SCREENSHOTS=0`` (CI, where nobody looks
+at them and a whole chapter takes three seconds to capture).
 
 Needs Chromium at /usr/bin/chromium (``apt-get install chromium``), or at the path in
 the environment variable EBM_BOOK_CHROMIUM. Without it
@@ -39,6 +41,7 @@ CHROMIUM_ARGS = [
 ]
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO_ROOT / "build" / "screenshots"
+FULL_SCREENSHOTS = os.environ.get("EBM_BOOK_FULL_SCREENSHOTS", "1") != "0"
 VIEWPORT = {"width": 1400, "height": 1000}  # wide enough for both sidebars
 SCHEMES = {"light": "default", "dark": "slate"}  # browser preference -> Material scheme
 MATH_TIMEOUT_MS = 30_000
@@ -325,7 +328,7 @@ def test_page_renders(tab, site_url, page_path, scheme):
     wait_until_math_typeset(tab)
     assert_code_coloured(tab)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=screenshot_name(page_path, scheme), full_page=True)
+    tab.screenshot(path=screenshot_name(page_path, scheme), full_page=FULL_SCREENSHOTS)
     assert_images_loaded(tab)
     assert_no_raw_tex(tab)
     assert_math_visible(tab)
