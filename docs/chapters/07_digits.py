@@ -970,14 +970,10 @@ generator = seeds.generator(13)
 state = vp.prior_sample(len(truth), d, generator)
 times = vp.time_grid(100).tolist()
 with torch.no_grad():
-    for t, t_next in zip(times[:-1], times[1:]):
-        moved = diffusion.ancestral(
-            score, vp, state, times=torch.tensor([t, t_next]),
-            generator=generator, denoise=False,
-        ).samples  # fmt: skip
-        z = torch.randn(state.shape, generator=generator)
-        noisy = vp.mean_coefficient(t_next) * truth + vp.sigma(t_next) * z
-        state = torch.where(top, noisy.to(state.dtype), moved)
+    for t, t_next in zip(times[:-1], times[1:]):  # the step of Exercise 7.2
+        state = inpainting_step_solution(
+            state, t, t_next, score, vp, truth, top, generator
+        )
 completed = torch.where(top, truth, state).clamp(-1, 1)
 mean_filled = torch.where(top, truth, x.mean(dim=0))
 shown = torch.arange(0, 200, 20)  # one of each class
