@@ -41,6 +41,7 @@ import base64
 import hashlib
 import io
 import re
+from html import escape
 from pathlib import Path
 
 from bs4 import BeautifulSoup, NavigableString, Tag
@@ -121,6 +122,40 @@ def plain_code_cell(pre: Tag, language: str | None) -> None:
     element = Tag(name="code", attrs={"class": f"language-{language}"} if language else {})
     element.append(NavigableString(code))
     pre.append(element)
+
+
+def plain_code_in(html: str) -> str:
+    """The notebook HTML with each Pygments-highlighted code block as plain code, spliced
+    into the original text.
+
+    Used on the notebook before MkDocs renders it as Markdown: Python-Markdown's time
+    grows with the number of tags, and Pygments' spans are most of them. Only the code
+    blocks change; everything else reaches Markdown exactly as written (serialising the
+    whole tree again would re-escape the Markdown cells' text). The parser finds where
+    each ``<pre>`` starts; a ``<pre>`` holds no other ``<pre>``, so it ends at the next
+    ``</pre>``.
+    """
+    notebook = notebook_of(BeautifulSoup(html, "html.parser"))
+    if notebook is None:
+        return html
+    line_starts = [0] + [i + 1 for i, char in enumerate(html) if char == "\n"]
+    pieces, cursor = [], 0
+    for pre, language in highlighted_code_blocks(notebook):
+        if pre.sourceline is None or any(tag.name != "span" for tag in pre.find_all(True)):
+            continue
+        start = line_starts[pre.sourceline - 1] + (pre.sourcepos or 0)
+        if not html.startswith("<pre", start):
+            continue  # not where the parser said: leave it to plain_code_cell
+        closing = html.find("</pre>", start)
+        if closing < 0:
+            continue
+        opening = html[start : html.index(">", start) + 1]
+        end = closing + len("</pre>")
+        attributes = f' class="language-{language}"' if language else ""
+        code = escape(pre.get_text(), quote=False)
+        pieces += [html[cursor:start], f"{opening}<code{attributes}>{code}</code></pre>"]
+        cursor = end
+    return "".join(pieces) + html[cursor:]
 
 
 INDENTATION = re.compile(r"\n[ \t]+$")

@@ -68,9 +68,18 @@ class BookPlugin(BasePlugin[BookConfig]):
 
     def on_page_markdown(self, markdown, page, config, files):
         module = api_pages.documented_module(page)
-        if module is None:
+        if module is not None:
+            return api_pages.with_source_link(markdown, module, config)
+        if not colab.is_chapter(page.file) or self.finished is None:
             return markdown
-        return api_pages.with_source_link(markdown, module, config)
+        # The notebook's HTML, which MkDocs renders next: plain code cells are a sixth
+        # of its tags, and Markdown's time grows with them.
+        return self.finished.finished(
+            markdown,
+            ["markdown"],
+            config.site_dir,
+            lambda raw: (page_weight.plain_code_in(raw), []),
+        )
 
     def on_page_content(self, html, page, config, files):
         if not colab.is_chapter(page.file) or self.finished is None:

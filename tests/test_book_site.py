@@ -377,3 +377,19 @@ def test_the_installed_plugin_leaves_its_conversion_on_the_page(tmp_path):
     plugin.config["markdown_cell_processor"] = "jupyter"  # then the conversion is not left
     with pytest.raises(PluginError, match=r"mkdocs-jupyter \S+ no longer leaves its conversion"):
         markup.notebook_converter(plugin, page, config, files=None)
+
+
+def test_code_is_made_plain_before_markdown_without_touching_anything_else(plugin_page):
+    """page_weight.plain_code_in splices plain code into the notebook's HTML: the same tree
+    as plain_code_cell makes, and every character outside the code blocks as it was."""
+    import re
+
+    spliced = page_weight.plain_code_in(plugin_page)
+    expected = markup.parse(plugin_page)
+    for pre, language in markup.highlighted_code_blocks(markup.notebook_of(expected)):
+        page_weight.plain_code_cell(pre, language)
+    assert str(markup.parse(spliced)) == str(expected)
+    outside = re.compile(r"<pre\b.*?</pre>", re.DOTALL)
+    assert outside.split(spliced) == outside.split(plugin_page)
+    assert len(spliced) < len(plugin_page)  # there were spans to drop
+    assert page_weight.plain_code_in(spliced) == spliced  # nothing left to do
