@@ -91,7 +91,8 @@ def finish_print_page(config, chapters: list, solutions: str) -> Path | None:
         for buttons in section.select(".ebm-notebook-links"):
             buttons.decompose()
         page_weight.drop_clipboard_scripts(section.find_all("script"))
-        page_weight.slim_notebook(notebook)
+        # Code cells arrive plain, without copy widgets: the chapter's content was slimmed
+        # (plugin.on_page_content) before the print-site plugin collected it.
     for css in dict.fromkeys(css for css in stylesheets if css):  # each shared sheet once
         shared = page_weight.write_stylesheet(css, config.site_dir)
         link = document.new_tag("link", rel="stylesheet", href=f"../{shared}")
